@@ -27,7 +27,9 @@ pub struct ParsedCnf {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-const DOUBLE_QUOTES: &[char] = &['"', '\u{201C}', '\u{201D}', '\u{201E}', '\u{201F}', '\u{2033}', '\u{00AB}', '\u{00BB}'];
+const DOUBLE_QUOTES: &[char] = &[
+    '"', '\u{201C}', '\u{201D}', '\u{201E}', '\u{201F}', '\u{2033}', '\u{00AB}', '\u{00BB}',
+];
 const SINGLE_QUOTES: &[char] = &['\'', '\u{2018}', '\u{2019}', '\u{201A}', '\u{201B}'];
 
 /// Parses the bytes of a `.cnf` file named `file` (the name is only used in diagnostics).
@@ -64,10 +66,17 @@ pub fn parse(file: &str, data: &[u8]) -> ParsedCnf {
         };
         let key = key_part.trim();
         if key.is_empty() {
-            out.diagnostics.push(Diagnostic::warning(file, n, "no parameter name before ':'; line ignored"));
+            out.diagnostics.push(Diagnostic::warning(
+                file,
+                n,
+                "no parameter name before ':'; line ignored",
+            ));
             continue;
         }
-        if !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.') {
+        if !key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+        {
             out.diagnostics.push(Diagnostic::warning(
                 file,
                 n,
@@ -76,21 +85,28 @@ pub fn parse(file: &str, data: &[u8]) -> ParsedCnf {
             continue;
         }
         let value = parse_value(file, n, value_part.trim(), &mut out.diagnostics);
-        out.entries.push(CnfEntry { line: n, key: key.to_string(), value });
+        out.entries.push(CnfEntry {
+            line: n,
+            key: key.to_string(),
+            value,
+        });
     }
     out
 }
 
-fn parse_value(
-    file: &str,
-    n: u32,
-    v: &str,
-    diags: &mut Vec<Diagnostic>,
-) -> String {
-    let Some(open) = v.chars().next().filter(|c| DOUBLE_QUOTES.contains(c) || SINGLE_QUOTES.contains(c)) else {
+fn parse_value(file: &str, n: u32, v: &str, diags: &mut Vec<Diagnostic>) -> String {
+    let Some(open) = v
+        .chars()
+        .next()
+        .filter(|c| DOUBLE_QUOTES.contains(c) || SINGLE_QUOTES.contains(c))
+    else {
         return strip_trailing_comment(v).to_string();
     };
-    let family = if DOUBLE_QUOTES.contains(&open) { DOUBLE_QUOTES } else { SINGLE_QUOTES };
+    let family = if DOUBLE_QUOTES.contains(&open) {
+        DOUBLE_QUOTES
+    } else {
+        SINGLE_QUOTES
+    };
     let body = &v[open.len_utf8()..];
     let close_at = body.char_indices().find(|(_, c)| family.contains(c));
     let (inner, close) = match close_at {
@@ -117,7 +133,10 @@ fn parse_value(
             diags.push(Diagnostic::warning(
                 file,
                 n,
-                format!("text after the closing quote is ignored: \"{}\"", shorten(rest)),
+                format!(
+                    "text after the closing quote is ignored: \"{}\"",
+                    shorten(rest)
+                ),
             ));
         }
     }
@@ -152,7 +171,11 @@ fn decode(file: &str, data: &[u8], diags: &mut Vec<Diagnostic>) -> String {
     match std::str::from_utf8(data) {
         Ok(s) => s.to_string(),
         Err(e) => {
-            let line = data[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() as u32 + 1;
+            let line = data[..e.valid_up_to()]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count() as u32
+                + 1;
             diags.push(Diagnostic::warning(
                 file,
                 line,
@@ -165,10 +188,11 @@ fn decode(file: &str, data: &[u8], diags: &mut Vec<Diagnostic>) -> String {
 
 fn windows_1252(b: u8) -> char {
     const HIGH: [char; 32] = [
-        '\u{20AC}', '\u{FFFD}', '\u{201A}', '\u{0192}', '\u{201E}', '\u{2026}', '\u{2020}', '\u{2021}',
-        '\u{02C6}', '\u{2030}', '\u{0160}', '\u{2039}', '\u{0152}', '\u{FFFD}', '\u{017D}', '\u{FFFD}',
-        '\u{FFFD}', '\u{2018}', '\u{2019}', '\u{201C}', '\u{201D}', '\u{2022}', '\u{2013}', '\u{2014}',
-        '\u{02DC}', '\u{2122}', '\u{0161}', '\u{203A}', '\u{0153}', '\u{FFFD}', '\u{017E}', '\u{0178}',
+        '\u{20AC}', '\u{FFFD}', '\u{201A}', '\u{0192}', '\u{201E}', '\u{2026}', '\u{2020}',
+        '\u{2021}', '\u{02C6}', '\u{2030}', '\u{0160}', '\u{2039}', '\u{0152}', '\u{FFFD}',
+        '\u{017D}', '\u{FFFD}', '\u{FFFD}', '\u{2018}', '\u{2019}', '\u{201C}', '\u{201D}',
+        '\u{2022}', '\u{2013}', '\u{2014}', '\u{02DC}', '\u{2122}', '\u{0161}', '\u{203A}',
+        '\u{0153}', '\u{FFFD}', '\u{017E}', '\u{0178}',
     ];
     match b {
         0x80..=0x9F => HIGH[(b - 0x80) as usize],
@@ -220,12 +244,21 @@ mod tests {
 
     #[test]
     fn comments() {
-        assert_eq!(value_of("timer_t1: \"500\"                   ; Default 500 ms"), "500");
+        assert_eq!(
+            value_of("timer_t1: \"500\"                   ; Default 500 ms"),
+            "500"
+        );
         assert_eq!(value_of("timer_t1: 500 ; Default 500 ms"), "500");
         assert_eq!(value_of("timer_t1: 500 # half a second"), "500");
-        assert_eq!(value_of("messages_uri: sip:vm@example.com;user=phone"), "sip:vm@example.com;user=phone");
+        assert_eq!(
+            value_of("messages_uri: sip:vm@example.com;user=phone"),
+            "sip:vm@example.com;user=phone"
+        );
         assert_eq!(value_of("services_url: http://h/x#frag"), "http://h/x#frag");
-        let p = parse("t.cnf", b"# comment\n  # indented comment\n; semicolon comment\n\n");
+        let p = parse(
+            "t.cnf",
+            b"# comment\n  # indented comment\n; semicolon comment\n\n",
+        );
         assert!(p.entries.is_empty() && p.diagnostics.is_empty());
     }
 
@@ -280,7 +313,11 @@ mod tests {
     fn print_round_trips() {
         let text = print([("a", "1"), ("b", ""), ("c", "x y; z")]).unwrap();
         let p = parse("t", text.as_bytes());
-        let got: Vec<(&str, &str)> = p.entries.iter().map(|e| (e.key.as_str(), e.value.as_str())).collect();
+        let got: Vec<(&str, &str)> = p
+            .entries
+            .iter()
+            .map(|e| (e.key.as_str(), e.value.as_str()))
+            .collect();
         assert_eq!(got, vec![("a", "1"), ("b", ""), ("c", "x y; z")]);
         assert!(print([("a", "say \"hi\"")]).is_none());
     }

@@ -78,9 +78,16 @@ impl Config {
     pub fn new(mac: Mac) -> Config {
         let settings = params()
             .iter()
-            .map(|d| Setting { value: d.default.clone(), source: Source::Default, cleared: false })
+            .map(|d| Setting {
+                value: d.default.clone(),
+                source: Source::Default,
+                cleared: false,
+            })
             .collect();
-        let mut c = Config { settings, unknown: BTreeMap::new() };
+        let mut c = Config {
+            settings,
+            unknown: BTreeMap::new(),
+        };
         c.set_runtime(id("mac_address"), Some(Value::Text(mac.to_string())));
         c.set_runtime(id("host_name"), Some(Value::Text(mac.host_name())));
         c
@@ -118,7 +125,11 @@ impl Config {
 
     /// Values measured at run time (DHCP server, operational VLAN).
     pub fn set_runtime(&mut self, id: ParamId, value: Option<Value>) {
-        self.settings[id.index()] = Setting { value, source: Source::Default, cleared: false };
+        self.settings[id.index()] = Setting {
+            value,
+            source: Source::Default,
+            cleared: false,
+        };
     }
 
     /// A local edit (menu, phonectl). The caller checks the lock rules first
@@ -127,8 +138,16 @@ impl Config {
     pub fn set_local(&mut self, id: ParamId, value: Option<Value>) {
         let def = id.def();
         self.settings[id.index()] = match value {
-            Some(v) => Setting { value: Some(v), source: Source::Flash, cleared: false },
-            None => Setting { value: def.default.clone(), source: Source::Default, cleared: false },
+            Some(v) => Setting {
+                value: Some(v),
+                source: Source::Flash,
+                cleared: false,
+            },
+            None => Setting {
+                value: def.default.clone(),
+                source: Source::Default,
+                cleared: false,
+            },
         };
     }
 
@@ -138,7 +157,11 @@ impl Config {
         let mut diags = Vec::new();
         for (name, value) in &flash.values {
             let Some(pid) = lookup(name) else {
-                diags.push(Diagnostic::warning(FLASH, 0, format!("{name}: unknown to this firmware; ignored")));
+                diags.push(Diagnostic::warning(
+                    FLASH,
+                    0,
+                    format!("{name}: unknown to this firmware; ignored"),
+                ));
                 continue;
             };
             let def = pid.def();
@@ -148,7 +171,11 @@ impl Config {
             let checked = check(def, &value.to_string());
             match checked.value {
                 Some(v) if checked.note.is_none() => {
-                    self.settings[pid.index()] = Setting { value: Some(v), source: Source::Flash, cleared: false };
+                    self.settings[pid.index()] = Setting {
+                        value: Some(v),
+                        source: Source::Flash,
+                        cleared: false,
+                    };
                 }
                 _ => diags.push(Diagnostic::warning(
                     FLASH,
@@ -161,7 +188,12 @@ impl Config {
     }
 
     /// Applies one parsed configuration file on top of what is there.
-    pub fn apply_file(&mut self, file: &str, role: FileRole, parsed: &ParsedCnf) -> Vec<Diagnostic> {
+    pub fn apply_file(
+        &mut self,
+        file: &str,
+        role: FileRole,
+        parsed: &ParsedCnf,
+    ) -> Vec<Diagnostic> {
         let mut diags = Vec::new();
         let mut first_line: HashMap<&str, u32> = HashMap::new();
         for e in &parsed.entries {
@@ -169,12 +201,18 @@ impl Config {
                 diags.push(Diagnostic::warning(
                     file,
                     e.line,
-                    format!("{} is set again (first on line {first}); the last value wins", e.key),
+                    format!(
+                        "{} is set again (first on line {first}); the last value wins",
+                        e.key
+                    ),
                 ));
             } else {
                 first_line.insert(&e.key, e.line);
             }
-            let source = Source::File { name: file.to_string(), line: e.line };
+            let source = Source::File {
+                name: file.to_string(),
+                line: e.line,
+            };
             let Some(pid) = lookup(&e.key) else {
                 let hint = match suggest(&e.key) {
                     Some(s) => format!("; did you mean {s}?"),
@@ -183,9 +221,18 @@ impl Config {
                 diags.push(Diagnostic::warning(
                     file,
                     e.line,
-                    format!("unknown parameter {} (kept, but this firmware does not use it){hint}", e.key),
+                    format!(
+                        "unknown parameter {} (kept, but this firmware does not use it){hint}",
+                        e.key
+                    ),
                 ));
-                self.unknown.insert(e.key.clone(), UnknownSetting { value: e.value.clone(), source });
+                self.unknown.insert(
+                    e.key.clone(),
+                    UnknownSetting {
+                        value: e.value.clone(),
+                        source,
+                    },
+                );
                 continue;
             };
             let def = pid.def();
@@ -202,7 +249,10 @@ impl Config {
                     diags.push(Diagnostic::warning(
                         file,
                         e.line,
-                        format!("{} is determined by the phone itself; line ignored", def.name),
+                        format!(
+                            "{} is determined by the phone itself; line ignored",
+                            def.name
+                        ),
                     ));
                     continue;
                 }
@@ -212,27 +262,46 @@ impl Config {
                 diags.push(Diagnostic::warning(
                     file,
                     e.line,
-                    format!("{} belongs in the phone-specific file; here it applies to every phone", def.name),
+                    format!(
+                        "{} belongs in the phone-specific file; here it applies to every phone",
+                        def.name
+                    ),
                 ));
             }
             if is_clear(&e.value) {
-                self.settings[pid.index()] = Setting { value: def.default.clone(), source, cleared: true };
+                self.settings[pid.index()] = Setting {
+                    value: def.default.clone(),
+                    source,
+                    cleared: true,
+                };
                 continue;
             }
             let checked = check(def, &e.value);
             match (checked.value, checked.note) {
                 (Some(v), note) => {
                     if let Some(n) = note {
-                        diags.push(Diagnostic::warning(file, e.line, format!("{}: {n}", def.name)));
+                        diags.push(Diagnostic::warning(
+                            file,
+                            e.line,
+                            format!("{}: {n}", def.name),
+                        ));
                     }
-                    self.settings[pid.index()] = Setting { value: Some(v), source, cleared: false };
+                    self.settings[pid.index()] = Setting {
+                        value: Some(v),
+                        source,
+                        cleared: false,
+                    };
                 }
                 (None, note) => {
                     let why = note.unwrap_or_else(|| "invalid value".into());
                     diags.push(Diagnostic::warning(
                         file,
                         e.line,
-                        format!("{}: {why}; line ignored, {}", def.name, self.describe_current(pid)),
+                        format!(
+                            "{}: {why}; line ignored, {}",
+                            def.name,
+                            self.describe_current(pid)
+                        ),
                     ));
                 }
             }
@@ -243,7 +312,9 @@ impl Config {
     fn describe_current(&self, pid: ParamId) -> String {
         let s = self.setting(pid);
         match (&s.value, &s.source) {
-            (Some(v), Source::Default) if !pid.def().is_secret() => format!("the default {v} stays"),
+            (Some(v), Source::Default) if !pid.def().is_secret() => {
+                format!("the default {v} stays")
+            }
             (Some(v), src) if !pid.def().is_secret() => format!("{v} (from {src}) stays"),
             (None, _) => "it stays unprovisioned".to_string(),
             _ => "the previous value stays".to_string(),
@@ -256,20 +327,36 @@ impl Config {
         let mut diags = Vec::new();
         let t1 = id("timer_t1");
         let t2 = id("timer_t2");
-        let (v1, v2) = (self.int("timer_t1").unwrap_or(500), self.int("timer_t2").unwrap_or(4000));
+        let (v1, v2) = (
+            self.int("timer_t1").unwrap_or(500),
+            self.int("timer_t2").unwrap_or(4000),
+        );
         if v2 <= v1 {
             let (file, line) = self.locate(t2, default_file);
             if 4000 > v1 {
-                diags.push(Diagnostic::warning(&file, line, format!("timer_t2 ({v2}) must be greater than timer_t1 ({v1}); using 4000")));
+                diags.push(Diagnostic::warning(
+                    &file,
+                    line,
+                    format!("timer_t2 ({v2}) must be greater than timer_t1 ({v1}); using 4000"),
+                ));
                 self.reset_to_default(t2);
             } else {
-                diags.push(Diagnostic::warning(&file, line, format!("timer_t2 ({v2}) must be greater than timer_t1 ({v1}); using 500 and 4000")));
+                diags.push(Diagnostic::warning(
+                    &file,
+                    line,
+                    format!(
+                        "timer_t2 ({v2}) must be greater than timer_t1 ({v1}); using 500 and 4000"
+                    ),
+                ));
                 self.reset_to_default(t1);
                 self.reset_to_default(t2);
             }
         }
         let (start, end) = (id("start_media_port"), id("end_media_port"));
-        let (vs, ve) = (self.int("start_media_port").unwrap_or(16384), self.int("end_media_port").unwrap_or(32766));
+        let (vs, ve) = (
+            self.int("start_media_port").unwrap_or(16384),
+            self.int("end_media_port").unwrap_or(32766),
+        );
         // One call needs an even RTP port and the RTCP port after it.
         if ve < vs + 1 {
             let (file, line) = self.locate(end, default_file);
@@ -281,23 +368,50 @@ impl Config {
             self.reset_to_default(start);
             self.reset_to_default(end);
         }
-        for (day, month) in [("dst_start_day", "dst_start_month"), ("dst_stop_day", "dst_stop_month")] {
+        for (day, month) in [
+            ("dst_start_day", "dst_start_month"),
+            ("dst_stop_day", "dst_stop_month"),
+        ] {
             let d = self.int(day).unwrap_or(0);
-            let m = self.text(month).and_then(crate::value::month_number).unwrap_or(1);
+            let m = self
+                .text(month)
+                .and_then(crate::value::month_number)
+                .unwrap_or(1);
             let longest = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m as usize - 1];
             if d > longest {
                 let (file, line) = self.locate(id(day), default_file);
-                diags.push(Diagnostic::warning(&file, line, format!("{day} {d} does not exist in {}; DST would never switch", self.text(month).unwrap_or("?"))));
+                diags.push(Diagnostic::warning(
+                    &file,
+                    line,
+                    format!(
+                        "{day} {d} does not exist in {}; DST would never switch",
+                        self.text(month).unwrap_or("?")
+                    ),
+                ));
             }
         }
         if self.value(id("image_version")).is_none() {
-            diags.push(Diagnostic::warning(default_file, 0, "image_version is required; without it the phone keeps the firmware it runs"));
+            diags.push(Diagnostic::warning(
+                default_file,
+                0,
+                "image_version is required; without it the phone keeps the firmware it runs",
+            ));
         }
         if self.value(id("proxy1_address")).is_none() {
-            diags.push(Diagnostic::warning(default_file, 0, "proxy1_address is required; without it no line can register or call"));
+            diags.push(Diagnostic::warning(
+                default_file,
+                0,
+                "proxy1_address is required; without it no line can register or call",
+            ));
         }
-        if self.int("proxy_register") == Some(1) && self.value(table::line_param(1, "name")).is_none() {
-            diags.push(Diagnostic::warning(phone_file, 0, "proxy_register is 1 but line1_name is not set; nothing registers"));
+        if self.int("proxy_register") == Some(1)
+            && self.value(table::line_param(1, "name")).is_none()
+        {
+            diags.push(Diagnostic::warning(
+                phone_file,
+                0,
+                "proxy_register is 1 but line1_name is not set; nothing registers",
+            ));
         }
         if self.int("nat_enable") == Some(1) && self.value(id("nat_address")).is_none() {
             let (file, line) = self.locate(id("nat_enable"), default_file);
@@ -315,7 +429,11 @@ impl Config {
     }
 
     fn reset_to_default(&mut self, pid: ParamId) {
-        self.settings[pid.index()] = Setting { value: pid.def().default.clone(), source: Source::Default, cleared: false };
+        self.settings[pid.index()] = Setting {
+            value: pid.def().default.clone(),
+            source: Source::Default,
+            cleared: false,
+        };
     }
 
     /// What goes to flash: every flash-stored parameter that was set by a file or locally
@@ -330,17 +448,25 @@ impl Config {
                 }
             }
         }
-        FlashConfig { format: FlashConfig::FORMAT, values }
+        FlashConfig {
+            format: FlashConfig::FORMAT,
+            values,
+        }
     }
 
     /// `{NAME: {"value": V, "source": S}}` for every parameter, in table order.
     /// Secrets are shown as `"********"` unless `reveal_secrets`.
-    pub fn parameters_json(&self, reveal_secrets: bool) -> serde_json::Map<String, serde_json::Value> {
+    pub fn parameters_json(
+        &self,
+        reveal_secrets: bool,
+    ) -> serde_json::Map<String, serde_json::Value> {
         let mut out = serde_json::Map::new();
         for pid in table::ids() {
             let s = self.setting(pid);
             let value = match &s.value {
-                Some(_) if pid.def().is_secret() && !reveal_secrets => serde_json::Value::from("********"),
+                Some(_) if pid.def().is_secret() && !reveal_secrets => {
+                    serde_json::Value::from("********")
+                }
                 Some(v) => serde_json::to_value(v).expect("values serialise"),
                 None => serde_json::Value::Null,
             };
@@ -378,9 +504,14 @@ impl FlashConfig {
     }
 
     pub fn from_bytes(data: &[u8]) -> Result<FlashConfig, String> {
-        let f: FlashConfig = serde_json::from_slice(data).map_err(|e| format!("unreadable configuration in flash: {e}"))?;
+        let f: FlashConfig = serde_json::from_slice(data)
+            .map_err(|e| format!("unreadable configuration in flash: {e}"))?;
         if f.format != Self::FORMAT {
-            return Err(format!("configuration in flash has format {}, this firmware reads {}", f.format, Self::FORMAT));
+            return Err(format!(
+                "configuration in flash has format {}, this firmware reads {}",
+                f.format,
+                Self::FORMAT
+            ));
         }
         Ok(f)
     }
@@ -406,12 +537,32 @@ mod tests {
     #[test]
     fn defaults_of_the_guide() {
         let c = Config::new(mac());
-        for (name, v) in [("timer_t1", 500), ("timer_t2", 4000), ("sip_retx", 10), ("sip_invite_retx", 6),
-            ("timer_invite_expires", 180), ("timer_register_expires", 3600), ("voip_control_port", 5060),
-            ("start_media_port", 16384), ("end_media_port", 32766), ("dtmf_avt_payload", 101), ("dtmf_db_level", 3),
-            ("dtmf_inband", 1), ("tos_media", 5), ("call_waiting", 1), ("time_format_24hr", 1), ("autocomplete", 1),
-            ("cnf_join_enable", 1), ("semi_attended_transfer", 1), ("proxy_register", 0), ("telnet_level", 0),
-            ("http_proxy_port", 80), ("proxy1_port", 5060), ("proxy6_port", 5060), ("dhcp_enabled", 1)] {
+        for (name, v) in [
+            ("timer_t1", 500),
+            ("timer_t2", 4000),
+            ("sip_retx", 10),
+            ("sip_invite_retx", 6),
+            ("timer_invite_expires", 180),
+            ("timer_register_expires", 3600),
+            ("voip_control_port", 5060),
+            ("start_media_port", 16384),
+            ("end_media_port", 32766),
+            ("dtmf_avt_payload", 101),
+            ("dtmf_db_level", 3),
+            ("dtmf_inband", 1),
+            ("tos_media", 5),
+            ("call_waiting", 1),
+            ("time_format_24hr", 1),
+            ("autocomplete", 1),
+            ("cnf_join_enable", 1),
+            ("semi_attended_transfer", 1),
+            ("proxy_register", 0),
+            ("telnet_level", 0),
+            ("http_proxy_port", 80),
+            ("proxy1_port", 5060),
+            ("proxy6_port", 5060),
+            ("dhcp_enabled", 1),
+        ] {
             assert_eq!(c.int(name), Some(v), "{name}");
         }
         assert_eq!(c.text("phone_password"), Some("cisco"));
@@ -432,14 +583,30 @@ mod tests {
         flash.values.insert("sip_retx".into(), Value::Int(7));
         flash.values.insert("sip_invite_retx".into(), Value::Int(3));
         assert!(c.apply_flash(&flash).is_empty());
-        apply(&mut c, "SIPDefault.cnf", FileRole::Default, "sip_retx: 8\nsip_invite_retx: 4\n");
-        apply(&mut c, "SIP00503EFFD842.cnf", FileRole::PhoneSpecific, "sip_invite_retx: 5\n");
+        apply(
+            &mut c,
+            "SIPDefault.cnf",
+            FileRole::Default,
+            "sip_retx: 8\nsip_invite_retx: 4\n",
+        );
+        apply(
+            &mut c,
+            "SIP00503EFFD842.cnf",
+            FileRole::PhoneSpecific,
+            "sip_invite_retx: 5\n",
+        );
         assert_eq!(c.int("timer_t1"), Some(600));
         assert_eq!(c.setting(id("timer_t1")).source, Source::Flash);
         assert_eq!(c.int("sip_retx"), Some(8));
-        assert_eq!(c.setting(id("sip_retx")).source.to_string(), "SIPDefault.cnf:1");
+        assert_eq!(
+            c.setting(id("sip_retx")).source.to_string(),
+            "SIPDefault.cnf:1"
+        );
         assert_eq!(c.int("sip_invite_retx"), Some(5));
-        assert_eq!(c.setting(id("sip_invite_retx")).source.to_string(), "SIP00503EFFD842.cnf:1");
+        assert_eq!(
+            c.setting(id("sip_invite_retx")).source.to_string(),
+            "SIP00503EFFD842.cnf:1"
+        );
         assert_eq!(c.setting(id("timer_t2")).source, Source::Default);
     }
 
@@ -447,10 +614,17 @@ mod tests {
     fn clearing_returns_to_default_and_leaves_flash() {
         let mut c = Config::new(mac());
         let mut flash = FlashConfig::default();
-        flash.values.insert("proxy2_address".into(), Value::Text("10.0.0.2".into()));
+        flash
+            .values
+            .insert("proxy2_address".into(), Value::Text("10.0.0.2".into()));
         flash.values.insert("proxy2_port".into(), Value::Int(5070));
         c.apply_flash(&flash);
-        apply(&mut c, "SIPDefault.cnf", FileRole::Default, "proxy2_address: \"\"\nproxy2_port: UNPROVISIONED\n");
+        apply(
+            &mut c,
+            "SIPDefault.cnf",
+            FileRole::Default,
+            "proxy2_address: \"\"\nproxy2_port: UNPROVISIONED\n",
+        );
         assert_eq!(c.get("proxy2_address"), None);
         assert_eq!(c.int("proxy2_port"), Some(5060));
         assert!(c.setting(id("proxy2_port")).cleared);
@@ -462,11 +636,21 @@ mod tests {
     #[test]
     fn a_removed_line_keeps_the_value_from_flash() {
         let mut c = Config::new(mac());
-        apply(&mut c, "SIPDefault.cnf", FileRole::Default, "messages_uri: 9195551000\n");
+        apply(
+            &mut c,
+            "SIPDefault.cnf",
+            FileRole::Default,
+            "messages_uri: 9195551000\n",
+        );
         let flash = c.to_flash();
         let mut next_boot = Config::new(mac());
         next_boot.apply_flash(&FlashConfig::from_bytes(&flash.to_bytes()).unwrap());
-        apply(&mut next_boot, "SIPDefault.cnf", FileRole::Default, "# the line is gone\n");
+        apply(
+            &mut next_boot,
+            "SIPDefault.cnf",
+            FileRole::Default,
+            "# the line is gone\n",
+        );
         assert_eq!(next_boot.text("messages_uri"), Some("9195551000"));
         assert_eq!(next_boot.setting(id("messages_uri")).source, Source::Flash);
     }
@@ -474,18 +658,31 @@ mod tests {
     #[test]
     fn unknown_keys_are_kept_and_warned_with_a_suggestion() {
         let mut c = Config::new(mac());
-        let d = apply(&mut c, "SIPDefault.cnf", FileRole::Default, "dst_stop_autoadjust : 1\nfuture_feature: on\n");
+        let d = apply(
+            &mut c,
+            "SIPDefault.cnf",
+            FileRole::Default,
+            "dst_stop_autoadjust : 1\nfuture_feature: on\n",
+        );
         assert_eq!(d.len(), 2);
         assert!(d.iter().all(|d| d.severity == Severity::Warning));
         assert!(d[0].message.contains("dst_auto_adjust"), "{}", d[0].message);
         assert_eq!(c.unknown()["future_feature"].value, "on");
-        assert_eq!(c.unknown()["future_feature"].source.to_string(), "SIPDefault.cnf:2");
+        assert_eq!(
+            c.unknown()["future_feature"].source.to_string(),
+            "SIPDefault.cnf:2"
+        );
     }
 
     #[test]
     fn repeated_keys_last_wins_with_warning() {
         let mut c = Config::new(mac());
-        let d = apply(&mut c, "SIPDefault.cnf", FileRole::Default, "tos_media: 3\ntos_media: 4\n");
+        let d = apply(
+            &mut c,
+            "SIPDefault.cnf",
+            FileRole::Default,
+            "tos_media: 3\ntos_media: 4\n",
+        );
         assert_eq!(c.int("tos_media"), Some(4));
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].line, 2);
@@ -495,7 +692,12 @@ mod tests {
     #[test]
     fn invalid_value_keeps_the_lower_layer_and_names_it() {
         let mut c = Config::new(mac());
-        let d = apply(&mut c, "SIPDefault.cnf", FileRole::Default, "voip_control_port: 80\n");
+        let d = apply(
+            &mut c,
+            "SIPDefault.cnf",
+            FileRole::Default,
+            "voip_control_port: 80\n",
+        );
         assert_eq!(c.int("voip_control_port"), Some(5060));
         assert!(d[0].message.contains("1025 to 65535"), "{}", d[0].message);
         assert!(d[0].message.contains("default 5060"), "{}", d[0].message);
@@ -504,7 +706,12 @@ mod tests {
     #[test]
     fn network_settings_cannot_come_from_files() {
         let mut c = Config::new(mac());
-        let d = apply(&mut c, "SIPDefault.cnf", FileRole::Default, "dhcp_enabled: 0\nhost_name: x\n");
+        let d = apply(
+            &mut c,
+            "SIPDefault.cnf",
+            FileRole::Default,
+            "dhcp_enabled: 0\nhost_name: x\n",
+        );
         assert_eq!(c.int("dhcp_enabled"), Some(1));
         assert_eq!(c.text("host_name"), Some("SIP00503EFFD842"));
         assert_eq!(d.len(), 2);
@@ -513,32 +720,68 @@ mod tests {
     #[test]
     fn phone_specific_parameters_in_the_default_file_are_flagged() {
         let mut c = Config::new(mac());
-        let d = apply(&mut c, "SIPDefault.cnf", FileRole::Default, "line1_name: 43\n");
+        let d = apply(
+            &mut c,
+            "SIPDefault.cnf",
+            FileRole::Default,
+            "line1_name: 43\n",
+        );
         assert_eq!(c.text("line1_name"), Some("43"));
         assert_eq!(d.len(), 1);
-        let d = apply(&mut c, "SIP00503EFFD842.cnf", FileRole::PhoneSpecific, "line1_name: 44\n");
+        let d = apply(
+            &mut c,
+            "SIP00503EFFD842.cnf",
+            FileRole::PhoneSpecific,
+            "line1_name: 44\n",
+        );
         assert!(d.is_empty());
     }
 
     #[test]
     fn timer_t2_must_exceed_timer_t1() {
         let mut c = Config::new(mac());
-        apply(&mut c, "SIPDefault.cnf", FileRole::Default, "timer_t1: 1000\ntimer_t2: 900\n");
+        apply(
+            &mut c,
+            "SIPDefault.cnf",
+            FileRole::Default,
+            "timer_t1: 1000\ntimer_t2: 900\n",
+        );
         let d = c.check_consistency("SIPDefault.cnf", "SIPX.cnf");
-        assert_eq!((c.int("timer_t1"), c.int("timer_t2")), (Some(1000), Some(4000)));
-        assert!(d.iter().any(|d| d.line == 2 && d.message.contains("timer_t2")));
+        assert_eq!(
+            (c.int("timer_t1"), c.int("timer_t2")),
+            (Some(1000), Some(4000))
+        );
+        assert!(d
+            .iter()
+            .any(|d| d.line == 2 && d.message.contains("timer_t2")));
         let mut c = Config::new(mac());
-        apply(&mut c, "SIPDefault.cnf", FileRole::Default, "timer_t1: 5000\ntimer_t2: 4500\n");
+        apply(
+            &mut c,
+            "SIPDefault.cnf",
+            FileRole::Default,
+            "timer_t1: 5000\ntimer_t2: 4500\n",
+        );
         c.check_consistency("SIPDefault.cnf", "SIPX.cnf");
-        assert_eq!((c.int("timer_t1"), c.int("timer_t2")), (Some(500), Some(4000)));
+        assert_eq!(
+            (c.int("timer_t1"), c.int("timer_t2")),
+            (Some(500), Some(4000))
+        );
     }
 
     #[test]
     fn media_port_range_must_hold_a_pair() {
         let mut c = Config::new(mac());
-        apply(&mut c, "SIPDefault.cnf", FileRole::Default, "start_media_port: 30000\nend_media_port: 20000\n");
+        apply(
+            &mut c,
+            "SIPDefault.cnf",
+            FileRole::Default,
+            "start_media_port: 30000\nend_media_port: 20000\n",
+        );
         let d = c.check_consistency("SIPDefault.cnf", "SIPX.cnf");
-        assert_eq!((c.int("start_media_port"), c.int("end_media_port")), (Some(16384), Some(32766)));
+        assert_eq!(
+            (c.int("start_media_port"), c.int("end_media_port")),
+            (Some(16384), Some(32766))
+        );
         assert!(d.iter().any(|d| d.message.contains("media port range")));
     }
 
@@ -547,7 +790,10 @@ mod tests {
         let mut c = Config::new(mac());
         c.set_local(id("phone_label"), Some(Value::Text("Desk".into())));
         assert_eq!(c.setting(id("phone_label")).source, Source::Flash);
-        assert_eq!(c.to_flash().values["phone_label"], Value::Text("Desk".into()));
+        assert_eq!(
+            c.to_flash().values["phone_label"],
+            Value::Text("Desk".into())
+        );
         c.set_local(id("phone_label"), None);
         assert_eq!(c.get("phone_label"), None);
         assert!(!c.to_flash().values.contains_key("phone_label"));
@@ -556,14 +802,20 @@ mod tests {
     #[test]
     fn dynamic_values_never_reach_flash() {
         let mut c = Config::new(mac());
-        apply(&mut c, "SIPDefault.cnf", FileRole::Default, "dyn_tftp_addr: 10.0.0.9\ndyn_dns_addr_1: 10.0.0.53\n");
+        apply(
+            &mut c,
+            "SIPDefault.cnf",
+            FileRole::Default,
+            "dyn_tftp_addr: 10.0.0.9\ndyn_dns_addr_1: 10.0.0.53\n",
+        );
         assert_eq!(c.text("dyn_tftp_addr"), Some("10.0.0.9"));
         assert!(c.to_flash().values.is_empty());
     }
 
     #[test]
     fn flash_with_stale_entries_is_tolerated() {
-        let raw = br#"{"format": 1, "values": {"timer_t1": 700, "removed_param": 1, "tos_media": 9}}"#;
+        let raw =
+            br#"{"format": 1, "values": {"timer_t1": 700, "removed_param": 1, "tos_media": 9}}"#;
         let f = FlashConfig::from_bytes(raw).unwrap();
         let mut c = Config::new(mac());
         let d = c.apply_flash(&f);
@@ -577,7 +829,12 @@ mod tests {
     #[test]
     fn every_parameter_appears_in_json_with_secrets_masked() {
         let mut c = Config::new(mac());
-        apply(&mut c, "SIP00503EFFD842.cnf", FileRole::PhoneSpecific, "line1_password: s3cret\n");
+        apply(
+            &mut c,
+            "SIP00503EFFD842.cnf",
+            FileRole::PhoneSpecific,
+            "line1_password: s3cret\n",
+        );
         let j = c.parameters_json(false);
         assert_eq!(j.len(), params().len());
         assert_eq!(j["line1_password"]["value"], "********");

@@ -2,9 +2,9 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// The phone works around it (line ignored, value adjusted, key kept but unused).
@@ -24,7 +24,7 @@ impl fmt::Display for Severity {
 }
 
 /// A problem in a file, at a line (0 when it concerns the whole file).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diagnostic {
     pub file: String,
     pub line: u32,
@@ -55,7 +55,11 @@ impl fmt::Display for Diagnostic {
     /// `file:line: severity: message`, the format compilers use, so editors can jump to it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.line > 0 {
-            write!(f, "{}:{}: {}: {}", self.file, self.line, self.severity, self.message)
+            write!(
+                f,
+                "{}:{}: {}: {}",
+                self.file, self.line, self.severity, self.message
+            )
         } else {
             write!(f, "{}: {}: {}", self.file, self.severity, self.message)
         }

@@ -35,15 +35,24 @@ pub fn may_edit(config: &Config, id: ParamId, unlocked: bool) -> Result<(), Refu
         Edit::UnlockedDhcpOff if !unlocked => Err(Refusal::Locked),
         Edit::UnlockedDhcpOff if dhcp_on => Err(Refusal::DhcpEnabled(def.name)),
         Edit::UnlockedTftpServer if !unlocked => Err(Refusal::Locked),
-        Edit::UnlockedTftpServer if dhcp_on && config.int("alternate_tftp") != Some(1) => Err(Refusal::TftpFromDhcp),
-        Edit::Preference if config.value(id).and_then(Value::as_int).unwrap_or(0) > 1 => Err(Refusal::Fixed(def.name)),
+        Edit::UnlockedTftpServer if dhcp_on && config.int("alternate_tftp") != Some(1) => {
+            Err(Refusal::TftpFromDhcp)
+        }
+        Edit::Preference if config.value(id).and_then(Value::as_int).unwrap_or(0) > 1 => {
+            Err(Refusal::Fixed(def.name))
+        }
         _ => Ok(()),
     }
 }
 
 /// Checks and applies a local edit; `None` (or empty text) erases the setting back to its
 /// default. Returns the value now in effect.
-pub fn edit(config: &mut Config, id: ParamId, text: Option<&str>, unlocked: bool) -> Result<Option<Value>, Refusal> {
+pub fn edit(
+    config: &mut Config,
+    id: ParamId,
+    text: Option<&str>,
+    unlocked: bool,
+) -> Result<Option<Value>, Refusal> {
     may_edit(config, id, unlocked)?;
     let def = id.def();
     let value = match text.map(str::trim).filter(|t| !crate::value::is_clear(t)) {
@@ -53,14 +62,22 @@ pub fn edit(config: &mut Config, id: ParamId, text: Option<&str>, unlocked: bool
             match checked.value {
                 // A local edit must be exactly right: no silent fallback on the keypad.
                 Some(v) if checked.note.is_none() => Some(v),
-                _ => return Err(Refusal::BadValue(def.name, checked.note.unwrap_or_default())),
+                _ => {
+                    return Err(Refusal::BadValue(
+                        def.name,
+                        checked.note.unwrap_or_default(),
+                    ))
+                }
             }
         }
     };
     if def.edit == Edit::Preference {
         if let Some(Value::Int(n)) = &value {
             if *n > 1 {
-                return Err(Refusal::BadValue(def.name, "only 0 (off) or 1 (on) can be chosen on the phone".into()));
+                return Err(Refusal::BadValue(
+                    def.name,
+                    "only 0 (off) or 1 (on) can be chosen on the phone".into(),
+                ));
             }
         }
     }
@@ -96,18 +113,36 @@ mod tests {
     #[test]
     fn sip_and_network_settings_need_unlocking() {
         let mut c = cfg();
-        assert_eq!(edit(&mut c, id("phone_label"), Some("Lobby"), false), Err(Refusal::Locked));
-        assert_eq!(edit(&mut c, id("phone_label"), Some("Lobby"), true), Ok(Some(Value::Text("Lobby".into()))));
-        assert_eq!(edit(&mut c, id("domain_name"), Some("example.com"), false), Err(Refusal::Locked));
+        assert_eq!(
+            edit(&mut c, id("phone_label"), Some("Lobby"), false),
+            Err(Refusal::Locked)
+        );
+        assert_eq!(
+            edit(&mut c, id("phone_label"), Some("Lobby"), true),
+            Ok(Some(Value::Text("Lobby".into())))
+        );
+        assert_eq!(
+            edit(&mut c, id("domain_name"), Some("example.com"), false),
+            Err(Refusal::Locked)
+        );
     }
 
     #[test]
     fn static_addressing_needs_dhcp_off() {
         let mut c = cfg();
-        assert!(matches!(edit(&mut c, id("ip_address"), Some("10.0.0.5"), true), Err(Refusal::DhcpEnabled(_))));
+        assert!(matches!(
+            edit(&mut c, id("ip_address"), Some("10.0.0.5"), true),
+            Err(Refusal::DhcpEnabled(_))
+        ));
         edit(&mut c, id("dhcp_enabled"), Some("0"), true).unwrap();
-        assert_eq!(edit(&mut c, id("ip_address"), Some("10.0.0.5"), true), Ok(Some(Value::Text("10.0.0.5".into()))));
-        assert!(matches!(edit(&mut c, id("ip_address"), Some("10.0.0"), true), Err(Refusal::BadValue(..))));
+        assert_eq!(
+            edit(&mut c, id("ip_address"), Some("10.0.0.5"), true),
+            Ok(Some(Value::Text("10.0.0.5".into())))
+        );
+        assert!(matches!(
+            edit(&mut c, id("ip_address"), Some("10.0.0"), true),
+            Err(Refusal::BadValue(..))
+        ));
         erase_network(&mut c);
         assert_eq!(c.int("dhcp_enabled"), Some(1));
         assert_eq!(c.get("ip_address"), None);
@@ -116,7 +151,10 @@ mod tests {
     #[test]
     fn tftp_server_with_alternate_tftp() {
         let mut c = cfg();
-        assert_eq!(edit(&mut c, id("tftp_server"), Some("10.0.0.1"), true), Err(Refusal::TftpFromDhcp));
+        assert_eq!(
+            edit(&mut c, id("tftp_server"), Some("10.0.0.1"), true),
+            Err(Refusal::TftpFromDhcp)
+        );
         edit(&mut c, id("alternate_tftp"), Some("1"), true).unwrap();
         assert!(edit(&mut c, id("tftp_server"), Some("10.0.0.1"), true).is_ok());
     }
@@ -124,24 +162,42 @@ mod tests {
     #[test]
     fn preferences_follow_the_0_to_3_scale() {
         let mut c = cfg();
-        assert_eq!(edit(&mut c, id("dnd_control"), Some("1"), false), Ok(Some(Value::Int(1))));
-        assert!(matches!(edit(&mut c, id("dnd_control"), Some("3"), false), Err(Refusal::BadValue(..))));
+        assert_eq!(
+            edit(&mut c, id("dnd_control"), Some("1"), false),
+            Ok(Some(Value::Int(1)))
+        );
+        assert!(matches!(
+            edit(&mut c, id("dnd_control"), Some("3"), false),
+            Err(Refusal::BadValue(..))
+        ));
         c.set_local(id("dnd_control"), Some(Value::Int(2)));
-        assert_eq!(edit(&mut c, id("dnd_control"), Some("1"), false), Err(Refusal::Fixed("dnd_control")));
+        assert_eq!(
+            edit(&mut c, id("dnd_control"), Some("1"), false),
+            Err(Refusal::Fixed("dnd_control"))
+        );
     }
 
     #[test]
     fn read_only_and_file_only() {
         let mut c = cfg();
-        assert!(matches!(edit(&mut c, id("mac_address"), Some("x"), true), Err(Refusal::ReadOnly(_))));
-        assert!(matches!(edit(&mut c, id("timer_t1"), Some("600"), true), Err(Refusal::FilesOnly(_))));
+        assert!(matches!(
+            edit(&mut c, id("mac_address"), Some("x"), true),
+            Err(Refusal::ReadOnly(_))
+        ));
+        assert!(matches!(
+            edit(&mut c, id("timer_t1"), Some("600"), true),
+            Err(Refusal::FilesOnly(_))
+        ));
     }
 
     #[test]
     fn erasing_a_sip_setting_returns_it_to_default() {
         let mut c = cfg();
         edit(&mut c, id("voip_control_port"), Some("5070"), true).unwrap();
-        assert_eq!(edit(&mut c, id("voip_control_port"), None, true), Ok(Some(Value::Int(5060))));
+        assert_eq!(
+            edit(&mut c, id("voip_control_port"), None, true),
+            Ok(Some(Value::Int(5060)))
+        );
         edit(&mut c, id("messages_uri"), Some("8000"), true).unwrap();
         erase_sip(&mut c);
         assert_eq!(c.get("messages_uri"), None);

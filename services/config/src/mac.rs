@@ -15,13 +15,17 @@ pub struct BadMac(pub String);
 impl FromStr for Mac {
     type Err = BadMac;
     fn from_str(s: &str) -> Result<Mac, BadMac> {
-        let hex: String = s.chars().filter(|c| !matches!(c, ':' | '-' | '.')).collect();
+        let hex: String = s
+            .chars()
+            .filter(|c| !matches!(c, ':' | '-' | '.'))
+            .collect();
         if hex.len() != 12 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(BadMac(s.to_string()));
         }
         let mut out = [0u8; 6];
         for (i, byte) in out.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| BadMac(s.to_string()))?;
+            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
+                .map_err(|_| BadMac(s.to_string()))?;
         }
         Ok(Mac(out))
     }
@@ -48,7 +52,11 @@ impl Mac {
     }
     /// `00:50:3e:ff:d8:42`, the Linux spelling.
     pub fn colon_form(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+        self.0
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(":")
     }
 }
 
@@ -71,11 +79,19 @@ mod tests {
 
     #[test]
     fn parses_common_spellings_and_names_the_file_in_upper_case() {
-        for s in ["00503effd842", "00:50:3E:FF:D8:42", "00-50-3e-ff-d8-42", "0050.3eff.d842"] {
+        for s in [
+            "00503effd842",
+            "00:50:3E:FF:D8:42",
+            "00-50-3e-ff-d8-42",
+            "0050.3eff.d842",
+        ] {
             let m: Mac = s.parse().unwrap();
             assert_eq!(m.config_file_name(), "SIP00503EFFD842.cnf");
         }
-        assert_eq!("00503effd842".parse::<Mac>().unwrap().host_name(), "SIP00503EFFD842");
+        assert_eq!(
+            "00503effd842".parse::<Mac>().unwrap().host_name(),
+            "SIP00503EFFD842"
+        );
         assert!("00503effd84".parse::<Mac>().is_err());
         assert!("00503effd84g".parse::<Mac>().is_err());
     }

@@ -266,61 +266,160 @@ pub fn proxy_param(line: u8, field: &str) -> ParamId {
 const YES_NO: Kind = Kind::Flag;
 
 const DATE_FORMATS: &[ChoiceDef] = &[
-    ChoiceDef { canonical: "M/D/Y", aliases: &[] },
-    ChoiceDef { canonical: "D/M/Y", aliases: &[] },
-    ChoiceDef { canonical: "Y/M/D", aliases: &[] },
-    ChoiceDef { canonical: "Y/D/M", aliases: &[] },
-    ChoiceDef { canonical: "Y-M-D", aliases: &[] },
-    ChoiceDef { canonical: "YY-M-D", aliases: &[] },
+    ChoiceDef {
+        canonical: "M/D/Y",
+        aliases: &[],
+    },
+    ChoiceDef {
+        canonical: "D/M/Y",
+        aliases: &[],
+    },
+    ChoiceDef {
+        canonical: "Y/M/D",
+        aliases: &[],
+    },
+    ChoiceDef {
+        canonical: "Y/D/M",
+        aliases: &[],
+    },
+    ChoiceDef {
+        canonical: "Y-M-D",
+        aliases: &[],
+    },
+    ChoiceDef {
+        canonical: "YY-M-D",
+        aliases: &[],
+    },
 ];
 
 const DTMF_OUTOFBAND: &[ChoiceDef] = &[
-    ChoiceDef { canonical: "none", aliases: &[] },
-    ChoiceDef { canonical: "avt", aliases: &[] },
-    ChoiceDef { canonical: "avt_always", aliases: &[] },
+    ChoiceDef {
+        canonical: "none",
+        aliases: &[],
+    },
+    ChoiceDef {
+        canonical: "avt",
+        aliases: &[],
+    },
+    ChoiceDef {
+        canonical: "avt_always",
+        aliases: &[],
+    },
 ];
 
 const CODECS: &[ChoiceDef] = &[
-    ChoiceDef { canonical: "g711ulaw", aliases: &["pcmu", "ulaw"] },
-    ChoiceDef { canonical: "g711alaw", aliases: &["pcma", "alaw"] },
+    ChoiceDef {
+        canonical: "g711ulaw",
+        aliases: &["pcmu", "ulaw"],
+    },
+    ChoiceDef {
+        canonical: "g711alaw",
+        aliases: &["pcma", "alaw"],
+    },
     // The guide's own sample comment says "g729"; fleets copied it.
-    ChoiceDef { canonical: "g729a", aliases: &["g729"] },
-    ChoiceDef { canonical: "none", aliases: &[] },
+    ChoiceDef {
+        canonical: "g729a",
+        aliases: &["g729"],
+    },
+    ChoiceDef {
+        canonical: "none",
+        aliases: &[],
+    },
 ];
 
 const MEDIA_TYPES: &[ChoiceDef] = &[
-    ChoiceDef { canonical: "Auto", aliases: &[] },
+    ChoiceDef {
+        canonical: "Auto",
+        aliases: &[],
+    },
     // Table 3-3 spells them Full100; Table 3-1 (the menu) spells them Full-100.
-    ChoiceDef { canonical: "Full100", aliases: &[] },
-    ChoiceDef { canonical: "Half100", aliases: &[] },
-    ChoiceDef { canonical: "Full10", aliases: &[] },
-    ChoiceDef { canonical: "Half10", aliases: &[] },
+    ChoiceDef {
+        canonical: "Full100",
+        aliases: &[],
+    },
+    ChoiceDef {
+        canonical: "Half100",
+        aliases: &[],
+    },
+    ChoiceDef {
+        canonical: "Full10",
+        aliases: &[],
+    },
+    ChoiceDef {
+        canonical: "Half10",
+        aliases: &[],
+    },
 ];
 
 const PORT2_TYPES: &[ChoiceDef] = &[
-    ChoiceDef { canonical: "Hub/Switch", aliases: &["hub", "switch"] },
-    ChoiceDef { canonical: "PC", aliases: &[] },
+    ChoiceDef {
+        canonical: "Hub/Switch",
+        aliases: &["hub", "switch"],
+    },
+    ChoiceDef {
+        canonical: "PC",
+        aliases: &[],
+    },
 ];
 
 const SNTP_MODES: &[ChoiceDef] = &[
-    ChoiceDef { canonical: "unicast", aliases: &[] },
-    ChoiceDef { canonical: "multicast", aliases: &[] },
-    ChoiceDef { canonical: "anycast", aliases: &[] },
-    ChoiceDef { canonical: "directedbroadcast", aliases: &[] },
+    ChoiceDef {
+        canonical: "unicast",
+        aliases: &[],
+    },
+    ChoiceDef {
+        canonical: "multicast",
+        aliases: &[],
+    },
+    ChoiceDef {
+        canonical: "anycast",
+        aliases: &[],
+    },
+    ChoiceDef {
+        canonical: "directedbroadcast",
+        aliases: &[],
+    },
 ];
 
 const USER_INFO: &[ChoiceDef] = &[
-    ChoiceDef { canonical: "none", aliases: &[] },
-    ChoiceDef { canonical: "phone", aliases: &[] },
-    ChoiceDef { canonical: "ip", aliases: &[] },
+    ChoiceDef {
+        canonical: "none",
+        aliases: &[],
+    },
+    ChoiceDef {
+        canonical: "phone",
+        aliases: &[],
+    },
+    ChoiceDef {
+        canonical: "ip",
+        aliases: &[],
+    },
 ];
 
-const LANGUAGES: &[ChoiceDef] = &[ChoiceDef { canonical: "English", aliases: &[] }];
+const LANGUAGES: &[ChoiceDef] = &[ChoiceDef {
+    canonical: "English",
+    aliases: &[],
+}];
 
-const PORT: Kind = Kind::Integer { min: 1, max: 65535, above_max: None };
-const POSITIVE: Kind = Kind::Integer { min: 1, max: i32::MAX as i64, above_max: None };
-const MEDIA_PORT: Kind = Kind::Integer { min: 16384, max: 32766, above_max: None };
-const TEXT: Kind = Kind::Text { max_chars: None, overflow: Overflow::Reject };
+const PORT: Kind = Kind::Integer {
+    min: 1,
+    max: 65535,
+    above_max: None,
+};
+const POSITIVE: Kind = Kind::Integer {
+    min: 1,
+    max: i32::MAX as i64,
+    above_max: None,
+};
+const MEDIA_PORT: Kind = Kind::Integer {
+    min: 16384,
+    max: 32766,
+    above_max: None,
+};
+const TEXT: Kind = Kind::Text {
+    max_chars: None,
+    overflow: Overflow::Reject,
+};
 
 /// Builder for one row; keeps the table below readable.
 struct Row(ParamDef);
@@ -383,21 +482,36 @@ fn build() -> Vec<ParamDef> {
     // --- Table 3-1: network settings, set on the phone's Network Configuration menu.
     let net = NetworkConfiguration;
     t.push(
-        row("dhcp_enabled", YES_NO, "3-1", "use DHCP for address, mask, routers, DNS and TFTP server")
-            .int(1)
-            .menu(net, "DHCP Enabled", Unlocked)
-            .origin(PhoneOnly),
+        row(
+            "dhcp_enabled",
+            YES_NO,
+            "3-1",
+            "use DHCP for address, mask, routers, DNS and TFTP server",
+        )
+        .int(1)
+        .menu(net, "DHCP Enabled", Unlocked)
+        .origin(PhoneOnly),
     );
     t.push(
-        row("dhcp_server", Kind::Ipv4, "3-1", "the DHCP server that gave the current lease")
-            .menu(net, "DHCP Server", ReadOnly)
-            .origin(Runtime),
+        row(
+            "dhcp_server",
+            Kind::Ipv4,
+            "3-1",
+            "the DHCP server that gave the current lease",
+        )
+        .menu(net, "DHCP Server", ReadOnly)
+        .origin(Runtime),
     );
     t.push(
-        row("dhcp_address_released", YES_NO, "3-1", "release the DHCP lease and stay released")
-            .int(0)
-            .menu(net, "DHCP Address Released", Unlocked)
-            .origin(PhoneOnly),
+        row(
+            "dhcp_address_released",
+            YES_NO,
+            "3-1",
+            "release the DHCP lease and stay released",
+        )
+        .int(0)
+        .menu(net, "DHCP Address Released", Unlocked)
+        .origin(PhoneOnly),
     );
     t.push(
         row("mac_address", TEXT, "3-1", "the factory MAC address")
@@ -405,9 +519,14 @@ fn build() -> Vec<ParamDef> {
             .origin(Runtime),
     );
     t.push(
-        row("host_name", TEXT, "3-1", "always SIP followed by the MAC address")
-            .menu(net, "Host Name", ReadOnly)
-            .origin(Runtime),
+        row(
+            "host_name",
+            TEXT,
+            "3-1",
+            "always SIP followed by the MAC address",
+        )
+        .menu(net, "Host Name", ReadOnly)
+        .origin(Runtime),
     );
     t.push(
         row("domain_name", Kind::Host, "3-1", "DNS domain of the phone")
@@ -415,132 +534,378 @@ fn build() -> Vec<ParamDef> {
             .origin(PhoneOnly),
     );
     t.push(
-        row("ip_address", Kind::Ipv4, "3-1", "static IP address (DHCP off)")
-            .menu(net, "IP Address", UnlockedDhcpOff)
-            .origin(PhoneOnly),
+        row(
+            "ip_address",
+            Kind::Ipv4,
+            "3-1",
+            "static IP address (DHCP off)",
+        )
+        .menu(net, "IP Address", UnlockedDhcpOff)
+        .origin(PhoneOnly),
     );
     t.push(
-        row("subnet_mask", Kind::Ipv4, "3-1", "static subnet mask (DHCP off)")
-            .menu(net, "Subnet Mask", UnlockedDhcpOff)
-            .origin(PhoneOnly),
+        row(
+            "subnet_mask",
+            Kind::Ipv4,
+            "3-1",
+            "static subnet mask (DHCP off)",
+        )
+        .menu(net, "Subnet Mask", UnlockedDhcpOff)
+        .origin(PhoneOnly),
     );
     t.push(
-        row("tftp_server", Kind::Ipv4, "3-1", "TFTP server when DHCP is off or Alternate TFTP is on")
-            .menu(net, "TFTP Server", UnlockedTftpServer)
-            .origin(PhoneOnly),
+        row(
+            "tftp_server",
+            Kind::Ipv4,
+            "3-1",
+            "TFTP server when DHCP is off or Alternate TFTP is on",
+        )
+        .menu(net, "TFTP Server", UnlockedTftpServer)
+        .origin(PhoneOnly),
     );
     for n in 1..=5u8 {
         t.push(
-            row(leak(format!("default_router_{n}")), Kind::Ipv4, "3-1", "default gateway, tried in order 1 to 5")
-                .menu(net, leak(format!("Default Router {n}")), UnlockedDhcpOff)
-                .origin(PhoneOnly),
+            row(
+                leak(format!("default_router_{n}")),
+                Kind::Ipv4,
+                "3-1",
+                "default gateway, tried in order 1 to 5",
+            )
+            .menu(net, leak(format!("Default Router {n}")), UnlockedDhcpOff)
+            .origin(PhoneOnly),
         );
     }
     for n in 1..=5u8 {
         t.push(
-            row(leak(format!("dns_server_{n}")), Kind::Ipv4, "3-1", "DNS server, tried in order 1 to 5")
-                .menu(net, leak(format!("DNS Server {n}")), UnlockedDhcpOff)
-                .origin(PhoneOnly),
+            row(
+                leak(format!("dns_server_{n}")),
+                Kind::Ipv4,
+                "3-1",
+                "DNS server, tried in order 1 to 5",
+            )
+            .menu(net, leak(format!("DNS Server {n}")), UnlockedDhcpOff)
+            .origin(PhoneOnly),
         );
     }
     t.push(
-        row("operational_vlan_id", Kind::Integer { min: 1, max: 4094, above_max: None }, "3-1", "VLAN learnt through CDP")
-            .menu(net, "Operational VLAN Id", ReadOnly)
-            .origin(Runtime),
+        row(
+            "operational_vlan_id",
+            Kind::Integer {
+                min: 1,
+                max: 4094,
+                above_max: None,
+            },
+            "3-1",
+            "VLAN learnt through CDP",
+        )
+        .menu(net, "Operational VLAN Id", ReadOnly)
+        .origin(Runtime),
     );
     t.push(
-        row("admin_vlan_id", Kind::Integer { min: 1, max: 4094, above_max: None }, "3-1", "802.1Q VLAN of the phone on non-Cisco switches")
-            .menu(net, "Admin. VLAN Id", Unlocked)
-            .origin(PhoneOnly),
+        row(
+            "admin_vlan_id",
+            Kind::Integer {
+                min: 1,
+                max: 4094,
+                above_max: None,
+            },
+            "3-1",
+            "802.1Q VLAN of the phone on non-Cisco switches",
+        )
+        .menu(net, "Admin. VLAN Id", Unlocked)
+        .origin(PhoneOnly),
     );
     t.push(
-        row("alternate_tftp", YES_NO, "3-1", "use the manual TFTP server even when DHCP names one")
-            .int(0)
-            .menu(net, "Alternate TFTP", Unlocked)
-            .origin(PhoneOnly),
+        row(
+            "alternate_tftp",
+            YES_NO,
+            "3-1",
+            "use the manual TFTP server even when DHCP names one",
+        )
+        .int(0)
+        .menu(net, "Alternate TFTP", Unlocked)
+        .origin(PhoneOnly),
     );
 
     // --- Table 3-3: the default file's parameters (and the menus of Table 3-2).
     t.push(
-        row("anonymous_call_block", Kind::Preference, "3-3", "reject calls without caller identity")
-            .int(0)
-            .menu(CallPreferences, "Anonymous Call Block", Preference),
+        row(
+            "anonymous_call_block",
+            Kind::Preference,
+            "3-3",
+            "reject calls without caller identity",
+        )
+        .int(0)
+        .menu(CallPreferences, "Anonymous Call Block", Preference),
     );
     t.push(
-        row("autocomplete", Kind::Flag, "3-3", "complete dialled numbers from call history")
-            .int(1)
-            .menu(CallPreferences, "Auto-Complete Numbers", User),
+        row(
+            "autocomplete",
+            Kind::Flag,
+            "3-3",
+            "complete dialled numbers from call history",
+        )
+        .int(1)
+        .menu(CallPreferences, "Auto-Complete Numbers", User),
     );
     t.push(
-        row("call_hold_ringback", Kind::Preference, "3-3", "ring when hung up with a call on hold")
-            .int(0)
-            .menu(CallPreferences, "Call Hold Ringback", Preference),
+        row(
+            "call_hold_ringback",
+            Kind::Preference,
+            "3-3",
+            "ring when hung up with a call on hold",
+        )
+        .int(0)
+        .menu(CallPreferences, "Call Hold Ringback", Preference),
     );
     t.push(
-        row("call_waiting", Kind::Preference, "3-3", "accept a second call during a call")
-            .int(1)
-            .menu(CallPreferences, "Call Waiting", Preference),
+        row(
+            "call_waiting",
+            Kind::Preference,
+            "3-3",
+            "accept a second call during a call",
+        )
+        .int(1)
+        .menu(CallPreferences, "Call Waiting", Preference),
     );
     t.push(
-        row("callerid_blocking", Kind::Preference, "3-3", "present the phone as Anonymous to callees")
-            .int(0)
-            .menu(CallPreferences, "Caller ID Blocking", Preference),
+        row(
+            "callerid_blocking",
+            Kind::Preference,
+            "3-3",
+            "present the phone as Anonymous to callees",
+        )
+        .int(0)
+        .menu(CallPreferences, "Caller ID Blocking", Preference),
     );
-    t.push(row("cnf_join_enable", Kind::Flag, "3-3", "join the two other parties when the conference initiator hangs up").int(1));
     t.push(
-        row("date_format", Kind::Choice(DATE_FORMATS), "3-3", "how the idle screen shows the date")
-            .text("M/D/Y")
-            .menu(TimeAndDate, "Date Format", User),
+        row(
+            "cnf_join_enable",
+            Kind::Flag,
+            "3-3",
+            "join the two other parties when the conference initiator hangs up",
+        )
+        .int(1),
     );
-    t.push(row("dial_template", TEXT, "3-3", "dial plan file name on the TFTP server, without .xml").text("dialplan"));
-    t.push(row("directory_url", Kind::Url, "3-3", "external directory service (XML)"));
     t.push(
-        row("dnd_control", Kind::Preference, "3-3", "do not disturb: reject incoming calls, log them as missed")
-            .int(0)
-            .menu(CallPreferences, "Do Not Disturb", Preference),
+        row(
+            "date_format",
+            Kind::Choice(DATE_FORMATS),
+            "3-3",
+            "how the idle screen shows the date",
+        )
+        .text("M/D/Y")
+        .menu(TimeAndDate, "Date Format", User),
     );
-    t.push(row("dst_auto_adjust", Kind::Flag, "date/time", "apply daylight saving time automatically").int(1));
-    t.push(row("dst_offset", Kind::DstOffset, "date/time", "clock change while DST is in effect").text("01/00"));
-    t.push(row("dst_start_day", Kind::DayOfMonth, "date/time", "day of month DST starts; 0 = relative rule").int(0));
-    t.push(row("dst_start_day_of_week", Kind::Weekday, "date/time", "weekday DST starts (relative rule)").text("Sunday"));
-    t.push(row("dst_start_month", Kind::Month, "date/time", "month DST starts").text("April"));
-    t.push(row("dst_start_time", Kind::ClockTime, "date/time", "time of day DST starts").text("02/00"));
-    t.push(row("dst_start_week_of_month", Kind::WeekOfMonth, "date/time", "week DST starts (relative rule), 8 = last").int(1));
-    t.push(row("dst_stop_day", Kind::DayOfMonth, "date/time", "day of month DST ends; 0 = relative rule").int(0));
-    t.push(row("dst_stop_day_of_week", Kind::Weekday, "date/time", "weekday DST ends (relative rule)").text("Sunday"));
+    t.push(
+        row(
+            "dial_template",
+            TEXT,
+            "3-3",
+            "dial plan file name on the TFTP server, without .xml",
+        )
+        .text("dialplan"),
+    );
+    t.push(row(
+        "directory_url",
+        Kind::Url,
+        "3-3",
+        "external directory service (XML)",
+    ));
+    t.push(
+        row(
+            "dnd_control",
+            Kind::Preference,
+            "3-3",
+            "do not disturb: reject incoming calls, log them as missed",
+        )
+        .int(0)
+        .menu(CallPreferences, "Do Not Disturb", Preference),
+    );
+    t.push(
+        row(
+            "dst_auto_adjust",
+            Kind::Flag,
+            "date/time",
+            "apply daylight saving time automatically",
+        )
+        .int(1),
+    );
+    t.push(
+        row(
+            "dst_offset",
+            Kind::DstOffset,
+            "date/time",
+            "clock change while DST is in effect",
+        )
+        .text("01/00"),
+    );
+    t.push(
+        row(
+            "dst_start_day",
+            Kind::DayOfMonth,
+            "date/time",
+            "day of month DST starts; 0 = relative rule",
+        )
+        .int(0),
+    );
+    t.push(
+        row(
+            "dst_start_day_of_week",
+            Kind::Weekday,
+            "date/time",
+            "weekday DST starts (relative rule)",
+        )
+        .text("Sunday"),
+    );
+    t.push(
+        row(
+            "dst_start_month",
+            Kind::Month,
+            "date/time",
+            "month DST starts",
+        )
+        .text("April"),
+    );
+    t.push(
+        row(
+            "dst_start_time",
+            Kind::ClockTime,
+            "date/time",
+            "time of day DST starts",
+        )
+        .text("02/00"),
+    );
+    t.push(
+        row(
+            "dst_start_week_of_month",
+            Kind::WeekOfMonth,
+            "date/time",
+            "week DST starts (relative rule), 8 = last",
+        )
+        .int(1),
+    );
+    t.push(
+        row(
+            "dst_stop_day",
+            Kind::DayOfMonth,
+            "date/time",
+            "day of month DST ends; 0 = relative rule",
+        )
+        .int(0),
+    );
+    t.push(
+        row(
+            "dst_stop_day_of_week",
+            Kind::Weekday,
+            "date/time",
+            "weekday DST ends (relative rule)",
+        )
+        .text("Sunday"),
+    );
     t.push(row("dst_stop_month", Kind::Month, "date/time", "month DST ends").text("October"));
-    t.push(row("dst_stop_time", Kind::ClockTime, "date/time", "time of day DST ends").text("02/00"));
-    t.push(row("dst_stop_week_of_month", Kind::WeekOfMonth, "date/time", "week DST ends (relative rule), 8 = last").int(8));
     t.push(
-        row("dtmf_avt_payload", Kind::Integer { min: 96, max: 127, above_max: Some(101) }, "3-3", "RTP payload type of telephone-event")
-            .int(101),
-    );
-    t.push(row("dtmf_db_level", Kind::Integer { min: 1, max: 5, above_max: None }, "3-3", "in-band DTMF level, 3 = nominal, 3 dB steps").int(3));
-    t.push(row("dtmf_inband", Kind::Flag, "3-3", "generate DTMF in the audio").int(1));
-    t.push(
-        row("dtmf_outofband", Kind::Choice(DTMF_OUTOFBAND), "3-3", "RFC 2833/4733 DTMF: none, avt (if offered), avt_always")
-            .text("avt")
-            .menu(SipConfiguration, "Out of Band DTMF", Unlocked),
+        row(
+            "dst_stop_time",
+            Kind::ClockTime,
+            "date/time",
+            "time of day DST ends",
+        )
+        .text("02/00"),
     );
     t.push(
-        row("dyn_dns_addr_1", Kind::Ipv4, "3-3", "DNS server used before DNS Server 1; not kept in flash")
-            .menu(net, "Dynamic DNS Server 1", ReadOnly)
-            .origin(Dynamic),
+        row(
+            "dst_stop_week_of_month",
+            Kind::WeekOfMonth,
+            "date/time",
+            "week DST ends (relative rule), 8 = last",
+        )
+        .int(8),
     );
     t.push(
-        row("dyn_dns_addr_2", Kind::Ipv4, "3-3", "DNS server used second; not kept in flash")
-            .menu(net, "Dynamic DNS Server 2", ReadOnly)
-            .origin(Dynamic),
+        row(
+            "dtmf_avt_payload",
+            Kind::Integer {
+                min: 96,
+                max: 127,
+                above_max: Some(101),
+            },
+            "3-3",
+            "RTP payload type of telephone-event",
+        )
+        .int(101),
     );
     t.push(
-        row("dyn_tftp_addr", Kind::Ipv4, "3-3", "TFTP server to fetch the configuration from again; not kept in flash")
-            .menu(net, "Dynamic TFTP Server", ReadOnly)
-            .origin(Dynamic),
+        row(
+            "dtmf_db_level",
+            Kind::Integer {
+                min: 1,
+                max: 5,
+                above_max: None,
+            },
+            "3-3",
+            "in-band DTMF level, 3 = nominal, 3 dB steps",
+        )
+        .int(3),
     );
     t.push(
-        row("enable_vad", Kind::Flag, "3-3", "voice activity detection and comfort noise")
-            .int(0)
-            .menu(SipConfiguration, "Enable VAD", Unlocked),
+        row(
+            "dtmf_inband",
+            Kind::Flag,
+            "3-3",
+            "generate DTMF in the audio",
+        )
+        .int(1),
+    );
+    t.push(
+        row(
+            "dtmf_outofband",
+            Kind::Choice(DTMF_OUTOFBAND),
+            "3-3",
+            "RFC 2833/4733 DTMF: none, avt (if offered), avt_always",
+        )
+        .text("avt")
+        .menu(SipConfiguration, "Out of Band DTMF", Unlocked),
+    );
+    t.push(
+        row(
+            "dyn_dns_addr_1",
+            Kind::Ipv4,
+            "3-3",
+            "DNS server used before DNS Server 1; not kept in flash",
+        )
+        .menu(net, "Dynamic DNS Server 1", ReadOnly)
+        .origin(Dynamic),
+    );
+    t.push(
+        row(
+            "dyn_dns_addr_2",
+            Kind::Ipv4,
+            "3-3",
+            "DNS server used second; not kept in flash",
+        )
+        .menu(net, "Dynamic DNS Server 2", ReadOnly)
+        .origin(Dynamic),
+    );
+    t.push(
+        row(
+            "dyn_tftp_addr",
+            Kind::Ipv4,
+            "3-3",
+            "TFTP server to fetch the configuration from again; not kept in flash",
+        )
+        .menu(net, "Dynamic TFTP Server", ReadOnly)
+        .origin(Dynamic),
+    );
+    t.push(
+        row(
+            "enable_vad",
+            Kind::Flag,
+            "3-3",
+            "voice activity detection and comfort noise",
+        )
+        .int(0)
+        .menu(SipConfiguration, "Enable VAD", Unlocked),
     );
     t.push(
         row("end_media_port", MEDIA_PORT, "3-3", "highest RTP port")
@@ -548,65 +913,171 @@ fn build() -> Vec<ParamDef> {
             .menu(SipConfiguration, "End Media Port", Unlocked),
     );
     t.push(
-        row("http_proxy_addr", Kind::Host, "3-3", "HTTP proxy for the XML services")
-            .menu(net, "HTTP Proxy Address", Unlocked),
+        row(
+            "http_proxy_addr",
+            Kind::Host,
+            "3-3",
+            "HTTP proxy for the XML services",
+        )
+        .menu(net, "HTTP Proxy Address", Unlocked),
     );
     t.push(
         row("http_proxy_port", PORT, "3-3", "HTTP proxy port")
             .int(80)
             .menu(net, "HTTP Proxy Port", Unlocked),
     );
-    t.push(row("image_version", Kind::Text { max_chars: Some(64), overflow: Overflow::Reject }, "3-3", "firmware version the phone must run (required)"));
-    t.push(row("language", Kind::Choice(LANGUAGES), "3-3", "display language; English only").text("English"));
-    t.push(row("logo_url", Kind::Url, "3-3", "idle-screen logo, a 256-colour BMP scaled to 90x56"));
+    t.push(row(
+        "image_version",
+        Kind::Text {
+            max_chars: Some(64),
+            overflow: Overflow::Reject,
+        },
+        "3-3",
+        "firmware version the phone must run (required)",
+    ));
     t.push(
-        row("messages_uri", TEXT, "3-3", "number dialled by the Messages key")
-            .menu(SipConfiguration, "Messages URI", Unlocked),
+        row(
+            "language",
+            Kind::Choice(LANGUAGES),
+            "3-3",
+            "display language; English only",
+        )
+        .text("English"),
+    );
+    t.push(row(
+        "logo_url",
+        Kind::Url,
+        "3-3",
+        "idle-screen logo, a 256-colour BMP scaled to 90x56",
+    ));
+    t.push(
+        row(
+            "messages_uri",
+            TEXT,
+            "3-3",
+            "number dialled by the Messages key",
+        )
+        .menu(SipConfiguration, "Messages URI", Unlocked),
     );
     t.push(
-        row("nat_address", Kind::Host, "3-3", "public address of the NAT, used in Contact and SDP")
-            .menu(SipConfiguration, "NAT Address", Unlocked),
+        row(
+            "nat_address",
+            Kind::Host,
+            "3-3",
+            "public address of the NAT, used in Contact and SDP",
+        )
+        .menu(SipConfiguration, "NAT Address", Unlocked),
     );
     t.push(
-        row("nat_enable", Kind::Flag, "3-3", "advertise nat_address in Contact and SDP")
-            .int(0)
-            .menu(SipConfiguration, "NAT Enabled", Unlocked),
-    );
-    t.push(row("nat_received_processing", Kind::Flag, "3-3", "re-register with the received= address of REGISTER responses").int(0));
-    t.push(
-        row("network_media_type", Kind::Choice(MEDIA_TYPES), "3-3", "Ethernet speed and duplex")
-            .text("Auto")
-            .menu(net, "Network Media Type", Unlocked),
-    );
-    t.push(
-        row("network_port2_type", Kind::Choice(PORT2_TYPES), "3-3", "what is connected to the PC port")
-            .text("Hub/Switch")
-            .menu(net, "Network Port 2 Device Type", Unlocked),
+        row(
+            "nat_enable",
+            Kind::Flag,
+            "3-3",
+            "advertise nat_address in Contact and SDP",
+        )
+        .int(0)
+        .menu(SipConfiguration, "NAT Enabled", Unlocked),
     );
     t.push(
-        row("outbound_proxy", Kind::Host, "3-3", "send every request here (media excepted)")
-            .menu(SipConfiguration, "Outbound Proxy", Unlocked),
+        row(
+            "nat_received_processing",
+            Kind::Flag,
+            "3-3",
+            "re-register with the received= address of REGISTER responses",
+        )
+        .int(0),
     );
     t.push(
-        row("outbound_proxy_port", PORT, "3-3", "port of the outbound proxy")
-            .int(5060)
-            .menu(SipConfiguration, "Outbound Proxy Port", Unlocked),
+        row(
+            "network_media_type",
+            Kind::Choice(MEDIA_TYPES),
+            "3-3",
+            "Ethernet speed and duplex",
+        )
+        .text("Auto")
+        .menu(net, "Network Media Type", Unlocked),
     );
     t.push(
-        row("phone_label", Kind::Text { max_chars: Some(11), overflow: Overflow::Truncate }, "3-4", "top line of the screen, at most 11 characters")
-            .menu(SipConfiguration, "Phone Label", Unlocked)
-            .phone_specific(),
-    );
-    t.push(row("phone_password", Kind::Secret, "3-3", "password for Unlock Config and the console").text("cisco"));
-    t.push(row("phone_prompt", Kind::Text { max_chars: Some(32), overflow: Overflow::Truncate }, "3-3", "console and telnet prompt").text("SIP Phone"));
-    t.push(
-        row("preferred_codec", Kind::Choice(CODECS), "3-3", "codec offered first")
-            .text("g711ulaw")
-            .menu(SipConfiguration, "Preferred Codec", Unlocked),
+        row(
+            "network_port2_type",
+            Kind::Choice(PORT2_TYPES),
+            "3-3",
+            "what is connected to the PC port",
+        )
+        .text("Hub/Switch")
+        .menu(net, "Network Port 2 Device Type", Unlocked),
     );
     t.push(
-        row("proxy_backup", Kind::Ipv4, "3-3", "backup proxy when the primary stops answering")
-            .menu(SipConfiguration, "Backup Proxy", Unlocked),
+        row(
+            "outbound_proxy",
+            Kind::Host,
+            "3-3",
+            "send every request here (media excepted)",
+        )
+        .menu(SipConfiguration, "Outbound Proxy", Unlocked),
+    );
+    t.push(
+        row(
+            "outbound_proxy_port",
+            PORT,
+            "3-3",
+            "port of the outbound proxy",
+        )
+        .int(5060)
+        .menu(SipConfiguration, "Outbound Proxy Port", Unlocked),
+    );
+    t.push(
+        row(
+            "phone_label",
+            Kind::Text {
+                max_chars: Some(11),
+                overflow: Overflow::Truncate,
+            },
+            "3-4",
+            "top line of the screen, at most 11 characters",
+        )
+        .menu(SipConfiguration, "Phone Label", Unlocked)
+        .phone_specific(),
+    );
+    t.push(
+        row(
+            "phone_password",
+            Kind::Secret,
+            "3-3",
+            "password for Unlock Config and the console",
+        )
+        .text("cisco"),
+    );
+    t.push(
+        row(
+            "phone_prompt",
+            Kind::Text {
+                max_chars: Some(32),
+                overflow: Overflow::Truncate,
+            },
+            "3-3",
+            "console and telnet prompt",
+        )
+        .text("SIP Phone"),
+    );
+    t.push(
+        row(
+            "preferred_codec",
+            Kind::Choice(CODECS),
+            "3-3",
+            "codec offered first",
+        )
+        .text("g711ulaw")
+        .menu(SipConfiguration, "Preferred Codec", Unlocked),
+    );
+    t.push(
+        row(
+            "proxy_backup",
+            Kind::Ipv4,
+            "3-3",
+            "backup proxy when the primary stops answering",
+        )
+        .menu(SipConfiguration, "Backup Proxy", Unlocked),
     );
     t.push(
         row("proxy_backup_port", PORT, "3-3", "backup proxy port")
@@ -614,8 +1085,13 @@ fn build() -> Vec<ParamDef> {
             .menu(SipConfiguration, "Backup Proxy Port", Unlocked),
     );
     t.push(
-        row("proxy_emergency", Kind::Ipv4, "3-3", "proxy for emergency numbers")
-            .menu(SipConfiguration, "Emergency Proxy", Unlocked),
+        row(
+            "proxy_emergency",
+            Kind::Ipv4,
+            "3-3",
+            "proxy for emergency numbers",
+        )
+        .menu(SipConfiguration, "Emergency Proxy", Unlocked),
     );
     t.push(
         row("proxy_emergency_port", PORT, "3-3", "emergency proxy port")
@@ -623,98 +1099,295 @@ fn build() -> Vec<ParamDef> {
             .menu(SipConfiguration, "Emergency Proxy Port", Unlocked),
     );
     t.push(
-        row("proxy_register", Kind::Flag, "3-3", "register the lines with their proxies")
-            .int(0)
-            .menu(SipConfiguration, "Register with Proxy", Unlocked),
+        row(
+            "proxy_register",
+            Kind::Flag,
+            "3-3",
+            "register the lines with their proxies",
+        )
+        .int(0)
+        .menu(SipConfiguration, "Register with Proxy", Unlocked),
     );
-    t.push(row("remote_party_id", Kind::Flag, "3-3", "send and accept Remote-Party-ID").int(0));
-    t.push(row("semi_attended_transfer", Kind::Flag, "3-3", "allow completing a transfer while the target rings").int(1));
-    t.push(row("services_url", Kind::Url, "3-3", "XML services menu of the Services key"));
-    t.push(row("sip_invite_retx", POSITIVE, "3-3", "INVITE retransmissions at most").int(6));
-    t.push(row("sip_retx", POSITIVE, "3-3", "retransmissions of other requests at most").int(10));
-    t.push(row("sntp_mode", Kind::Choice(SNTP_MODES), "date/time", "how time is obtained (Tables 3-7, 3-8)").text("directedbroadcast"));
-    t.push(row("sntp_server", Kind::Ipv4, "date/time", "SNTP server; 0.0.0.0 = none known").text("0.0.0.0"));
+    t.push(
+        row(
+            "remote_party_id",
+            Kind::Flag,
+            "3-3",
+            "send and accept Remote-Party-ID",
+        )
+        .int(0),
+    );
+    t.push(
+        row(
+            "semi_attended_transfer",
+            Kind::Flag,
+            "3-3",
+            "allow completing a transfer while the target rings",
+        )
+        .int(1),
+    );
+    t.push(row(
+        "services_url",
+        Kind::Url,
+        "3-3",
+        "XML services menu of the Services key",
+    ));
+    t.push(
+        row(
+            "sip_invite_retx",
+            POSITIVE,
+            "3-3",
+            "INVITE retransmissions at most",
+        )
+        .int(6),
+    );
+    t.push(
+        row(
+            "sip_retx",
+            POSITIVE,
+            "3-3",
+            "retransmissions of other requests at most",
+        )
+        .int(10),
+    );
+    t.push(
+        row(
+            "sntp_mode",
+            Kind::Choice(SNTP_MODES),
+            "date/time",
+            "how time is obtained (Tables 3-7, 3-8)",
+        )
+        .text("directedbroadcast"),
+    );
+    t.push(
+        row(
+            "sntp_server",
+            Kind::Ipv4,
+            "date/time",
+            "SNTP server; 0.0.0.0 = none known",
+        )
+        .text("0.0.0.0"),
+    );
     t.push(
         row("start_media_port", MEDIA_PORT, "3-3", "lowest RTP port")
             .int(16384)
             .menu(SipConfiguration, "Start Media Port", Unlocked),
     );
-    t.push(row("sync", Kind::Text { max_chars: Some(32), overflow: Overflow::Reject }, "3-3", "compared with syncinfo.xml's SYNC before a remote reboot").text("1"));
-    t.push(row("telnet_level", Kind::Integer { min: 0, max: 2, above_max: None }, "3-3", "0 off, 1 telnet without privileged commands, 2 with").int(0));
     t.push(
-        row("tftp_cfg_dir", Kind::TftpDir, "3-3", "directory of the phone-specific files on the TFTP server")
-            .menu(SipConfiguration, "TFTP Directory", Unlocked),
+        row(
+            "sync",
+            Kind::Text {
+                max_chars: Some(32),
+                overflow: Overflow::Reject,
+            },
+            "3-3",
+            "compared with syncinfo.xml's SYNC before a remote reboot",
+        )
+        .text("1"),
     );
     t.push(
-        row("time_format_24hr", Kind::Preference, "3-3", "24-hour clock (0/1 user may change, 2/3 fixed)")
-            .int(1)
-            .menu(TimeAndDate, "Time format 24-hr", Preference),
+        row(
+            "telnet_level",
+            Kind::Integer {
+                min: 0,
+                max: 2,
+                above_max: None,
+            },
+            "3-3",
+            "0 off, 1 telnet without privileged commands, 2 with",
+        )
+        .int(0),
+    );
+    t.push(
+        row(
+            "tftp_cfg_dir",
+            Kind::TftpDir,
+            "3-3",
+            "directory of the phone-specific files on the TFTP server",
+        )
+        .menu(SipConfiguration, "TFTP Directory", Unlocked),
+    );
+    t.push(
+        row(
+            "time_format_24hr",
+            Kind::Preference,
+            "3-3",
+            "24-hour clock (0/1 user may change, 2/3 fixed)",
+        )
+        .int(1)
+        .menu(TimeAndDate, "Time format 24-hr", Preference),
     );
     // The guide names no default time zone; PST goes with its US daylight-saving defaults.
     t.push(
-        row("time_zone", Kind::TimeZone, "date/time", "Table 3-9 abbreviation, upper case")
-            .text("PST")
-            .menu(TimeAndDate, "Time Zone", User),
+        row(
+            "time_zone",
+            Kind::TimeZone,
+            "date/time",
+            "Table 3-9 abbreviation, upper case",
+        )
+        .text("PST")
+        .menu(TimeAndDate, "Time Zone", User),
     );
-    t.push(row("timer_invite_expires", POSITIVE, "3-3", "Expires of INVITE, seconds").int(180));
     t.push(
-        row("timer_register_expires", Kind::Integer { min: 1, max: 3_932_100, above_max: None }, "3-3", "registration lifetime, seconds")
-            .int(3600)
-            .menu(SipConfiguration, "Register Expires", Unlocked),
+        row(
+            "timer_invite_expires",
+            POSITIVE,
+            "3-3",
+            "Expires of INVITE, seconds",
+        )
+        .int(180),
     );
-    t.push(row("timer_t1", POSITIVE, "3-3", "SIP T1, ms: first retransmission interval").int(500));
-    t.push(row("timer_t2", POSITIVE, "3-3", "SIP T2, ms: longest retransmission interval, above timer_t1").int(4000));
-    t.push(row("tos_media", Kind::Integer { min: 0, max: 5, above_max: None }, "3-3", "IP precedence of RTP: 0 routine .. 5 critical").int(5));
-    t.push(row("user_info", Kind::Choice(USER_INFO), "3-3", "user= parameter in REGISTER URIs").text("none"));
     t.push(
-        row("voip_control_port", Kind::Integer { min: 1025, max: 65535, above_max: None }, "3-3", "UDP port for SIP")
-            .int(5060)
-            .menu(SipConfiguration, "VoIP Control Port", Unlocked),
+        row(
+            "timer_register_expires",
+            Kind::Integer {
+                min: 1,
+                max: 3_932_100,
+                above_max: None,
+            },
+            "3-3",
+            "registration lifetime, seconds",
+        )
+        .int(3600)
+        .menu(SipConfiguration, "Register Expires", Unlocked),
+    );
+    t.push(
+        row(
+            "timer_t1",
+            POSITIVE,
+            "3-3",
+            "SIP T1, ms: first retransmission interval",
+        )
+        .int(500),
+    );
+    t.push(
+        row(
+            "timer_t2",
+            POSITIVE,
+            "3-3",
+            "SIP T2, ms: longest retransmission interval, above timer_t1",
+        )
+        .int(4000),
+    );
+    t.push(
+        row(
+            "tos_media",
+            Kind::Integer {
+                min: 0,
+                max: 5,
+                above_max: None,
+            },
+            "3-3",
+            "IP precedence of RTP: 0 routine .. 5 critical",
+        )
+        .int(5),
+    );
+    t.push(
+        row(
+            "user_info",
+            Kind::Choice(USER_INFO),
+            "3-3",
+            "user= parameter in REGISTER URIs",
+        )
+        .text("none"),
+    );
+    t.push(
+        row(
+            "voip_control_port",
+            Kind::Integer {
+                min: 1025,
+                max: 65535,
+                above_max: None,
+            },
+            "3-3",
+            "UDP port for SIP",
+        )
+        .int(5060)
+        .menu(SipConfiguration, "VoIP Control Port", Unlocked),
     );
 
     // --- Lines and their proxies (Tables 3-3, 3-4, 3-5).
     for n in 1..=LINES {
         let ls = LineSettings;
         t.push(
-            row(leak(format!("line{n}_name")), TEXT, "3-4", "number or user used when registering")
-                .menu(ls, "Name", Unlocked)
-                .line(n)
-                .phone_specific(),
+            row(
+                leak(format!("line{n}_name")),
+                TEXT,
+                "3-4",
+                "number or user used when registering",
+            )
+            .menu(ls, "Name", Unlocked)
+            .line(n)
+            .phone_specific(),
         );
         t.push(
-            row(leak(format!("line{n}_shortname")), TEXT, "3-4", "what the screen shows for the line")
-                .menu(ls, "Short Name", Unlocked)
-                .line(n)
-                .phone_specific(),
+            row(
+                leak(format!("line{n}_shortname")),
+                TEXT,
+                "3-4",
+                "what the screen shows for the line",
+            )
+            .menu(ls, "Short Name", Unlocked)
+            .line(n)
+            .phone_specific(),
         );
         t.push(
-            row(leak(format!("line{n}_authname")), TEXT, "3-4", "digest user name; falls back to line 1's")
-                .menu(ls, "Authentication Name", Unlocked)
-                .line(n)
-                .phone_specific(),
+            row(
+                leak(format!("line{n}_authname")),
+                TEXT,
+                "3-4",
+                "digest user name; falls back to line 1's",
+            )
+            .menu(ls, "Authentication Name", Unlocked)
+            .line(n)
+            .phone_specific(),
         );
         t.push(
-            row(leak(format!("line{n}_password")), Kind::Secret, "3-4", "digest password; falls back to line 1's")
-                .menu(ls, "Authentication Password", Unlocked)
-                .line(n)
-                .phone_specific(),
+            row(
+                leak(format!("line{n}_password")),
+                Kind::Secret,
+                "3-4",
+                "digest password; falls back to line 1's",
+            )
+            .menu(ls, "Authentication Password", Unlocked)
+            .line(n)
+            .phone_specific(),
         );
         t.push(
-            row(leak(format!("line{n}_displayname")), TEXT, "3-4", "caller name shown to the far end")
-                .menu(ls, "Display Name", Unlocked)
-                .line(n)
-                .phone_specific(),
+            row(
+                leak(format!("line{n}_displayname")),
+                TEXT,
+                "3-4",
+                "caller name shown to the far end",
+            )
+            .menu(ls, "Display Name", Unlocked)
+            .line(n)
+            .phone_specific(),
         );
         t.push(
-            row(leak(format!("proxy{n}_address")), Kind::Host, "3-3", if n == 1 { "primary SIP proxy (required)" } else { "proxy of this line; falls back to proxy1_address" })
-                .menu(ls, "Proxy Address", Unlocked)
-                .line(n),
+            row(
+                leak(format!("proxy{n}_address")),
+                Kind::Host,
+                "3-3",
+                if n == 1 {
+                    "primary SIP proxy (required)"
+                } else {
+                    "proxy of this line; falls back to proxy1_address"
+                },
+            )
+            .menu(ls, "Proxy Address", Unlocked)
+            .line(n),
         );
         t.push(
-            row(leak(format!("proxy{n}_port")), PORT, "3-3", "port of this line's proxy")
-                .int(5060)
-                .menu(ls, "Proxy Port", Unlocked)
-                .line(n),
+            row(
+                leak(format!("proxy{n}_port")),
+                PORT,
+                "3-3",
+                "port of this line's proxy",
+            )
+            .int(5060)
+            .menu(ls, "Proxy Port", Unlocked)
+            .line(n),
         );
     }
 
@@ -784,5 +1457,8 @@ pub const TIME_ZONE_HINTS: &[(&str, &str)] = &[
 
 /// Offset in minutes of a Table 3-9 abbreviation.
 pub fn time_zone_offset(abbrev: &str) -> Option<i32> {
-    TIME_ZONES.iter().find(|(a, _)| *a == abbrev).map(|(_, o)| *o)
+    TIME_ZONES
+        .iter()
+        .find(|(a, _)| *a == abbrev)
+        .map(|(_, o)| *o)
 }

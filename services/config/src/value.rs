@@ -51,13 +51,22 @@ pub struct Checked {
 
 impl Checked {
     fn ok(v: Value) -> Self {
-        Checked { value: Some(v), note: None }
+        Checked {
+            value: Some(v),
+            note: None,
+        }
     }
     fn adjusted(v: Value, note: String) -> Self {
-        Checked { value: Some(v), note: Some(note) }
+        Checked {
+            value: Some(v),
+            note: Some(note),
+        }
     }
     fn invalid(note: String) -> Self {
-        Checked { value: None, note: Some(note) }
+        Checked {
+            value: None,
+            note: Some(note),
+        }
     }
 }
 
@@ -193,17 +202,19 @@ fn check_choice(raw: &str, choices: &[ChoiceDef]) -> Checked {
         }
     }
     let valid: Vec<&str> = choices.iter().map(|c| c.canonical).collect();
-    Checked::invalid(format!(
-        "\"{raw}\" is not one of {}",
-        valid.join(", ")
-    ))
+    Checked::invalid(format!("\"{raw}\" is not one of {}", valid.join(", ")))
 }
 
 fn check_text(raw: &str, max_chars: Option<usize>, overflow: Overflow) -> Checked {
     match max_chars {
         Some(max) if raw.chars().count() > max => match overflow {
             Overflow::Truncate => {
-                let cut: String = raw.chars().take(max).collect::<String>().trim_end().to_string();
+                let cut: String = raw
+                    .chars()
+                    .take(max)
+                    .collect::<String>()
+                    .trim_end()
+                    .to_string();
                 Checked::adjusted(
                     Value::Text(cut.clone()),
                     format!("longer than {max} characters; the phone shows \"{cut}\""),
@@ -227,9 +238,7 @@ fn check_url(raw: &str) -> Checked {
         Some(r) if !r.is_empty() && !r.starts_with('/') && !raw.contains(char::is_whitespace) => {
             Checked::ok(Value::Text(raw.to_string()))
         }
-        _ => Checked::invalid(format!(
-            "\"{raw}\" is not an http:// or https:// URL"
-        )),
+        _ => Checked::invalid(format!("\"{raw}\" is not an http:// or https:// URL")),
     }
 }
 
@@ -255,7 +264,9 @@ fn check_time_zone(raw: &str) -> Checked {
             "\"{raw}\" is not an abbreviation of Table 3-9; \"{meant}\" has that offset (use dst_* for summer time)"
         ));
     }
-    Checked::invalid(format!("\"{raw}\" is not a time zone abbreviation of Table 3-9"))
+    Checked::invalid(format!(
+        "\"{raw}\" is not a time zone abbreviation of Table 3-9"
+    ))
 }
 
 fn check_tftp_dir(raw: &str) -> Checked {
@@ -449,13 +460,25 @@ mod tests {
 
     #[test]
     fn media_ports_and_control_port_ranges() {
-        assert_eq!(chk("start_media_port", "16384").value, Some(Value::Int(16384)));
+        assert_eq!(
+            chk("start_media_port", "16384").value,
+            Some(Value::Int(16384))
+        );
         assert_eq!(chk("start_media_port", "16383").value, None);
-        assert_eq!(chk("end_media_port", "32766").value, Some(Value::Int(32766)));
+        assert_eq!(
+            chk("end_media_port", "32766").value,
+            Some(Value::Int(32766))
+        );
         assert_eq!(chk("end_media_port", "32767").value, None);
         assert_eq!(chk("voip_control_port", "1024").value, None);
-        assert_eq!(chk("voip_control_port", "1025").value, Some(Value::Int(1025)));
-        assert_eq!(chk("voip_control_port", "65535").value, Some(Value::Int(65535)));
+        assert_eq!(
+            chk("voip_control_port", "1025").value,
+            Some(Value::Int(1025))
+        );
+        assert_eq!(
+            chk("voip_control_port", "65535").value,
+            Some(Value::Int(65535))
+        );
         assert_eq!(chk("voip_control_port", "65536").value, None);
         assert_eq!(chk("voip_control_port", "50x").value, None);
     }
@@ -465,33 +488,74 @@ mod tests {
         let c = chk("phone_label", "John Doe's phone");
         assert_eq!(c.value, Some(Value::Text("John Doe's".into())));
         assert!(c.note.is_some());
-        assert_eq!(chk("phone_label", "jdoe4X").value, Some(Value::Text("jdoe4X".into())));
+        assert_eq!(
+            chk("phone_label", "jdoe4X").value,
+            Some(Value::Text("jdoe4X".into()))
+        );
         assert!(chk("sync", &"x".repeat(32)).value.is_some());
         assert!(chk("sync", &"x".repeat(33)).value.is_none());
     }
 
     #[test]
     fn preference_scale() {
-        for (lvl, on, may) in [(0, false, true), (1, true, true), (2, false, false), (3, true, false)] {
-            assert_eq!(chk("dnd_control", &lvl.to_string()).value, Some(Value::Int(lvl)));
-            assert_eq!(Preference::from_level(lvl), Preference { on, user_may_change: may });
+        for (lvl, on, may) in [
+            (0, false, true),
+            (1, true, true),
+            (2, false, false),
+            (3, true, false),
+        ] {
+            assert_eq!(
+                chk("dnd_control", &lvl.to_string()).value,
+                Some(Value::Int(lvl))
+            );
+            assert_eq!(
+                Preference::from_level(lvl),
+                Preference {
+                    on,
+                    user_may_change: may
+                }
+            );
         }
         assert_eq!(chk("call_waiting", "4").value, None);
     }
 
     #[test]
     fn choices_fold_case_and_accept_the_menu_spelling() {
-        assert_eq!(chk("network_media_type", "auto").value, Some(Value::Text("Auto".into())));
-        assert_eq!(chk("network_media_type", "Full-100").value, Some(Value::Text("Full100".into())));
-        assert_eq!(chk("network_media_type", "half10").value, Some(Value::Text("Half10".into())));
-        assert_eq!(chk("dtmf_outofband", "AVT_ALWAYS").value, Some(Value::Text("avt_always".into())));
+        assert_eq!(
+            chk("network_media_type", "auto").value,
+            Some(Value::Text("Auto".into()))
+        );
+        assert_eq!(
+            chk("network_media_type", "Full-100").value,
+            Some(Value::Text("Full100".into()))
+        );
+        assert_eq!(
+            chk("network_media_type", "half10").value,
+            Some(Value::Text("Half10".into()))
+        );
+        assert_eq!(
+            chk("dtmf_outofband", "AVT_ALWAYS").value,
+            Some(Value::Text("avt_always".into()))
+        );
         let g729 = chk("preferred_codec", "g729");
         assert_eq!(g729.value, Some(Value::Text("g729a".into())));
         assert!(g729.note.is_some());
-        assert_eq!(chk("date_format", "Y-M-D").value, Some(Value::Text("Y-M-D".into())));
-        assert_eq!(chk("date_format", "YY-M-D").value, Some(Value::Text("YY-M-D".into())));
-        assert_eq!(chk("date_format", "Y/M/D").value, Some(Value::Text("Y/M/D".into())));
-        assert_eq!(chk("network_port2_type", "pc").value, Some(Value::Text("PC".into())));
+        assert_eq!(
+            chk("date_format", "Y-M-D").value,
+            Some(Value::Text("Y-M-D".into()))
+        );
+        assert_eq!(
+            chk("date_format", "YY-M-D").value,
+            Some(Value::Text("YY-M-D".into()))
+        );
+        assert_eq!(
+            chk("date_format", "Y/M/D").value,
+            Some(Value::Text("Y/M/D".into()))
+        );
+        assert_eq!(
+            chk("network_port2_type", "pc").value,
+            Some(Value::Text("PC".into()))
+        );
         assert!(chk("user_info", "sometimes").value.is_none());
     }
 
@@ -512,14 +576,22 @@ mod tests {
         assert!(chk("proxy1_address", "1.2.3.4").value.is_some());
         assert!(chk("proxy1_address", "1.2.3").value.is_none());
         assert!(chk("proxy1_address", "bad host!").value.is_none());
-        assert!(chk("logo_url", "http://www.company.com/phone/logo.bmp").value.is_some());
+        assert!(chk("logo_url", "http://www.company.com/phone/logo.bmp")
+            .value
+            .is_some());
         assert!(chk("logo_url", "www.company.com/logo.bmp").value.is_none());
     }
 
     #[test]
     fn time_zones_are_upper_case_abbreviations_of_table_3_9() {
-        assert_eq!(chk("time_zone", "EST").value, Some(Value::Text("EST".into())));
-        assert_eq!(chk("time_zone", "NST").value, Some(Value::Text("NST".into())));
+        assert_eq!(
+            chk("time_zone", "EST").value,
+            Some(Value::Text("EST".into()))
+        );
+        assert_eq!(
+            chk("time_zone", "NST").value,
+            Some(Value::Text("NST".into()))
+        );
         let lower = chk("time_zone", "est");
         assert!(lower.value.is_none());
         assert!(lower.note.unwrap().contains("EST"));
@@ -532,35 +604,83 @@ mod tests {
 
     #[test]
     fn dst_fields() {
-        assert_eq!(chk("dst_start_month", "april").value, Some(Value::Text("April".into())));
-        assert_eq!(chk("dst_stop_month", "Oct").value, Some(Value::Text("October".into())));
-        assert_eq!(chk("dst_stop_month", "10").value, Some(Value::Text("October".into())));
+        assert_eq!(
+            chk("dst_start_month", "april").value,
+            Some(Value::Text("April".into()))
+        );
+        assert_eq!(
+            chk("dst_stop_month", "Oct").value,
+            Some(Value::Text("October".into()))
+        );
+        assert_eq!(
+            chk("dst_stop_month", "10").value,
+            Some(Value::Text("October".into()))
+        );
         assert!(chk("dst_stop_month", "13").value.is_none());
-        assert_eq!(chk("dst_start_day_of_week", "Sun").value, Some(Value::Text("Sunday".into())));
-        assert_eq!(chk("dst_start_day_of_week", "7").value, Some(Value::Text("Saturday".into())));
-        assert_eq!(chk("dst_start_day_of_week", "SATURDAY").value, Some(Value::Text("Saturday".into())));
+        assert_eq!(
+            chk("dst_start_day_of_week", "Sun").value,
+            Some(Value::Text("Sunday".into()))
+        );
+        assert_eq!(
+            chk("dst_start_day_of_week", "7").value,
+            Some(Value::Text("Saturday".into()))
+        );
+        assert_eq!(
+            chk("dst_start_day_of_week", "SATURDAY").value,
+            Some(Value::Text("Saturday".into()))
+        );
         assert!(chk("dst_start_day_of_week", "Sundays").value.is_none());
-        assert_eq!(chk("dst_stop_week_of_month", "8").value, Some(Value::Int(8)));
+        assert_eq!(
+            chk("dst_stop_week_of_month", "8").value,
+            Some(Value::Int(8))
+        );
         assert!(chk("dst_stop_week_of_month", "7").value.is_none());
         assert_eq!(chk("dst_start_day", "0").value, Some(Value::Int(0)));
         assert!(chk("dst_start_day", "32").value.is_none());
         for t in ["02/00", "02:00", "02", "2"] {
-            assert_eq!(chk("dst_start_time", t).value, Some(Value::Text("02/00".into())), "{t}");
+            assert_eq!(
+                chk("dst_start_time", t).value,
+                Some(Value::Text("02/00".into())),
+                "{t}"
+            );
         }
-        assert_eq!(chk("dst_stop_time", "14:30").value, Some(Value::Text("14/30".into())));
+        assert_eq!(
+            chk("dst_stop_time", "14:30").value,
+            Some(Value::Text("14/30".into()))
+        );
         assert!(chk("dst_stop_time", "24").value.is_none());
-        for (raw, want) in [("1", "01/00"), ("+1", "01/00"), ("-1", "-01/00"), ("01/00", "01/00"),
-            ("-00/30", "-00/30"), ("\u{2013}1", "-01/00"), ("01:30", "01/30")] {
-            assert_eq!(chk("dst_offset", raw).value, Some(Value::Text(want.into())), "{raw}");
+        for (raw, want) in [
+            ("1", "01/00"),
+            ("+1", "01/00"),
+            ("-1", "-01/00"),
+            ("01/00", "01/00"),
+            ("-00/30", "-00/30"),
+            ("\u{2013}1", "-01/00"),
+            ("01:30", "01/30"),
+        ] {
+            assert_eq!(
+                chk("dst_offset", raw).value,
+                Some(Value::Text(want.into())),
+                "{raw}"
+            );
         }
         assert!(chk("dst_offset", "1h").value.is_none());
     }
 
     #[test]
     fn tftp_directory_is_normalised() {
-        assert_eq!(chk("tftp_cfg_dir", "./").value, Some(Value::Text("./".into())));
-        assert_eq!(chk("tftp_cfg_dir", "/phones").value, Some(Value::Text("phones/".into())));
-        assert_eq!(chk("tftp_cfg_dir", "./a/b/").value, Some(Value::Text("a/b/".into())));
+        assert_eq!(
+            chk("tftp_cfg_dir", "./").value,
+            Some(Value::Text("./".into()))
+        );
+        assert_eq!(
+            chk("tftp_cfg_dir", "/phones").value,
+            Some(Value::Text("phones/".into()))
+        );
+        assert_eq!(
+            chk("tftp_cfg_dir", "./a/b/").value,
+            Some(Value::Text("a/b/".into()))
+        );
         assert!(chk("tftp_cfg_dir", "a\\b").note.is_some());
         assert!(chk("tftp_cfg_dir", "../etc").value.is_none());
         assert_eq!(tftp_path(Some("phones/"), "SIPX.cnf"), "phones/SIPX.cnf");

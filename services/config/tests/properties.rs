@@ -80,14 +80,37 @@ proptest! {
 fn every_kind_is_covered_by_some_parameter() {
     // Guards the table against a kind that no parameter uses any more (dead rules).
     let kinds = [
-        "Flag", "Preference", "Integer", "Choice", "Text", "Secret", "Ipv4", "Host", "Url", "TimeZone", "Month",
-        "Weekday", "WeekOfMonth", "DayOfMonth", "ClockTime", "DstOffset", "TftpDir",
+        "Flag",
+        "Preference",
+        "Integer",
+        "Choice",
+        "Text",
+        "Secret",
+        "Ipv4",
+        "Host",
+        "Url",
+        "TimeZone",
+        "Month",
+        "Weekday",
+        "WeekOfMonth",
+        "DayOfMonth",
+        "ClockTime",
+        "DstOffset",
+        "TftpDir",
     ];
     for k in kinds {
         assert!(
-            params().iter().any(|p| format!("{:?}", p.kind).starts_with(k)),
+            params()
+                .iter()
+                .any(|p| format!("{:?}", p.kind).starts_with(k)),
             "no parameter of kind {k}"
         );
     }
-    assert!(params().iter().any(|p| matches!(p.kind, Kind::Integer { above_max: Some(101), .. })));
+    assert!(params().iter().any(|p| matches!(
+        p.kind,
+        Kind::Integer {
+            above_max: Some(101),
+            ..
+        }
+    )));
 }

@@ -1,1 +1,276 @@
-fn main() {}
+//! `phonectl`: what administrators (and the tests) use to look at and drive a phone.
+//!
+//! `phonectl lint` needs no phone: it evaluates a TFTP tree with provd's own code. Every
+//! other command talks to a running phone's sockets in `--runtime` (on the image
+//! `/run/deskphone`). Exit status: 0 done, 1 refused or failed, 2 usage error.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use deskphone_config::Mac;
+use deskphone_ipc::client::{Client, Provd};
+use deskphone_ipc::provd::{Event, Reply, Request};
+use deskphone_ipc::RuntimeDir;
+
+#[derive(Parser, Debug)]
+#[command(version, about = "Look at and drive a deskphone")]
+struct Args {
+    /// The phone's runtime directory (its sockets).
+    #[arg(long, global = true, default_value = deskphone_ipc::DEFAULT_RUNTIME_DIR)]
+    runtime: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Evaluate a TFTP root exactly as the phone would: effective configuration and diagnostics.
+    Lint {
+        /// The TFTP root directory.
+        root: PathBuf,
+        /// The phone's MAC address (names SIP<MAC>.cnf).
+        #[arg(long)]
+        mac: Mac,
+        /// A flash store directory to start from (a phone's STATE/flash).
+        #[arg(long)]
+        flash: Option<PathBuf>,
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Versions, provisioning, configuration sources, status messages.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start a check-sync: syncinfo.xml is read once the phone has been idle for 20 s.
+    Resync,
+    /// The effective configuration as JSON.
+    Config,
+    /// One parameter's effective value and source.
+    Get { name: String },
+    /// Change a setting as the phone's menus would (network and SIP settings need --password).
+    Set {
+        name: String,
+        /// The new value; omit it to erase the setting back to its default.
+        value: Option<String>,
+        /// phone_password, to unlock the configuration first.
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// Erase the local network settings (re-enables DHCP) or every SIP setting.
+    Erase {
+        what: EraseWhat,
+        #[arg(long)]
+        password: String,
+    },
+    /// Tell the phone it is in use or idle (the check-sync waits for an idle phone).
+    Activity { state: ActivityState },
+    /// Restart the phone.
+    Reboot,
+    /// Print the phone's events as JSON lines until interrupted.
+    Events,
+}
+
+#[derive(ValueEnum, Clone, Debug)]
+enum EraseWhat {
+    Network,
+    Sip,
+}
+
+#[derive(ValueEnum, Clone, Debug)]
+enum ActivityState {
+    Busy,
+    Idle,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match rt.block_on(run(args)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("phonectl: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<u8> {
+    let runtime = RuntimeDir::new(&args.runtime);
+    match args.command {
+        Command::Lint {
+            root,
+            mac,
+            flash,
+            json,
+        } => {
+            if !root.is_dir() {
+                eprintln!("phonectl: {} is not a directory", root.display());
+                return Ok(2);
+            }
+            if let Some(f) = &flash {
+                if !f.is_dir() {
+                    eprintln!("phonectl: {} is not a directory", f.display());
+                    return Ok(2);
+                }
+            }
+            let report = deskphone_provd::lint::lint(&root, mac, flash.as_deref()).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report.to_json())?);
+            } else {
+                print!("{}", report.to_text());
+            }
+            Ok(report.exit_code() as u8)
+        }
+        Command::Status { json } => {
+            let mut c = connect(&runtime).await?;
+            let Reply::Status(status) = ok(c.request(&Request::Status).await?)? else {
+                anyhow::bail!("unexpected reply");
+            };
+            let status = serde_json::to_value(&status)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                print_status(&status);
+            }
+            Ok(0)
+        }
+        Command::Resync => simple(&runtime, Request::Resync).await,
+        Command::Reboot => simple(&runtime, Request::Reboot).await,
+        Command::Activity { state } => {
+            simple(
+                &runtime,
+                Request::Activity {
+                    busy: matches!(state, ActivityState::Busy),
+                },
+            )
+            .await
+        }
+        Command::Config => {
+            let mut c = connect(&runtime).await?;
+            let Reply::Config { parameters } = ok(c.request(&Request::Config).await?)? else {
+                anyhow::bail!("unexpected reply");
+            };
+            println!("{}", serde_json::to_string_pretty(&parameters)?);
+            Ok(0)
+        }
+        Command::Get { name } => {
+            let mut c = connect(&runtime).await?;
+            let Reply::Config { parameters } = ok(c.request(&Request::Config).await?)? else {
+                anyhow::bail!("unexpected reply");
+            };
+            match parameters.get(&name) {
+                Some(p) => {
+                    println!("{}", serde_json::to_string(p)?);
+                    Ok(0)
+                }
+                None => {
+                    eprintln!("phonectl: no parameter named {name}");
+                    Ok(1)
+                }
+            }
+        }
+        Command::Set {
+            name,
+            value,
+            password,
+        } => {
+            let mut c = connect(&runtime).await?;
+            if let Some(p) = password {
+                ok(c.request(&Request::Unlock { password: p }).await?)?;
+            }
+            let reply = ok(c.request(&Request::Set { name, value }).await?)?;
+            if let Reply::Set { name, value } = reply {
+                println!("{name} = {value}");
+            }
+            Ok(0)
+        }
+        Command::Erase { what, password } => {
+            let mut c = connect(&runtime).await?;
+            ok(c.request(&Request::Unlock { password }).await?)?;
+            let req = match what {
+                EraseWhat::Network => Request::EraseNetwork,
+                EraseWhat::Sip => Request::EraseSip,
+            };
+            ok(c.request(&req).await?)?;
+            Ok(0)
+        }
+        Command::Events => {
+            let mut c = connect(&runtime).await?;
+            ok(c.request(&Request::Subscribe).await?)?;
+            while let Some(e) = c.next_event().await? {
+                println!("{}", serde_json::to_string(&e)?);
+                if matches!(e, Event::Rebooting { .. }) {
+                    break;
+                }
+            }
+            Ok(0)
+        }
+    }
+}
+
+async fn connect(runtime: &RuntimeDir) -> anyhow::Result<Client<Provd>> {
+    Client::<Provd>::connect(runtime, "phonectl")
+        .await
+        .context("is the phone running? (--runtime)")
+}
+
+fn ok(reply: Reply) -> anyhow::Result<Reply> {
+    match reply {
+        Reply::Error { message } => anyhow::bail!("{message}"),
+        r => Ok(r),
+    }
+}
+
+async fn simple(runtime: &RuntimeDir, req: Request) -> anyhow::Result<u8> {
+    let mut c = connect(runtime).await?;
+    ok(c.request(&req).await?)?;
+    Ok(0)
+}
+
+fn print_status(s: &serde_json::Value) {
+    let p = &s["provisioning"];
+    println!("MAC              {}", s["mac"].as_str().unwrap_or("?"));
+    println!(
+        "Firmware         {}",
+        s["versions"]["firmware"].as_str().unwrap_or("?")
+    );
+    println!(
+        "Provisioning     {} from {}",
+        p["state"].as_str().unwrap_or("?"),
+        p["server"].as_str().unwrap_or("-")
+    );
+    if let Some(files) = p["files"].as_array() {
+        for f in files {
+            let found = if f["found"].as_bool() == Some(true) {
+                "found"
+            } else {
+                "not found"
+            };
+            println!("  {:<30} {found}", f["name"].as_str().unwrap_or("?"));
+        }
+    }
+    println!(
+        "Firmware update  {}",
+        p["firmware_update"].as_str().unwrap_or("?")
+    );
+    println!(
+        "Check-sync       {} (sync {})",
+        s["resync"]["state"].as_str().unwrap_or("?"),
+        s["resync"]["sync"].as_str().unwrap_or("-")
+    );
+    println!("\nStatus messages:");
+    for m in s["status_messages"].as_array().into_iter().flatten() {
+        println!(
+            "  {}  {}",
+            m["time"].as_str().unwrap_or(""),
+            m["text"].as_str().unwrap_or("")
+        );
+    }
+}

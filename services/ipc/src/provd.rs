@@ -1,0 +1,167 @@
+//! The provisioning agent's socket: requests, replies, events, status.
+
+use deskphone_config::Diagnostic;
+use serde::{Deserialize, Serialize};
+
+use crate::Hello;
+
+/// What clients (the UI, sipd, phonectl) ask provd.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "request", rename_all = "snake_case")]
+pub enum Request {
+    Hello(Hello),
+    /// The status object of `phonectl status --json`.
+    Status,
+    /// The effective configuration, `{NAME: {"value": V, "source": S}}`, secrets masked.
+    Config,
+    /// Receive [`Event`]s from now on.
+    Subscribe,
+    /// Start the check-sync procedure (waits for 20 s of idle phone, reads syncinfo.xml).
+    Resync,
+    /// Unlock Config with `phone_password`, for this connection only.
+    Unlock {
+        password: String,
+    },
+    Lock,
+    /// A local edit; `value: None` erases the setting back to its default.
+    Set {
+        name: String,
+        value: Option<String>,
+    },
+    /// Network Configuration > Erase Configuration.
+    EraseNetwork,
+    /// `erase_protflash`: every SIP setting back to default.
+    EraseSip,
+    /// The phone is in use (a call, off hook) or idle again; check-sync waits for idle.
+    Activity {
+        busy: bool,
+    },
+    /// Restart the phone (reboot on the image, restart of the services in the simulator).
+    Reboot,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "reply", rename_all = "snake_case")]
+pub enum Reply {
+    Hello {
+        version: u32,
+        service: String,
+    },
+    Status(Box<Status>),
+    Config {
+        parameters: serde_json::Map<String, serde_json::Value>,
+    },
+    /// The value in effect after a `Set` (masked for secrets).
+    Set {
+        name: String,
+        value: serde_json::Value,
+    },
+    Ok,
+    Error {
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// Parameters whose effective value changed (local edit, erase).
+    ConfigChanged { names: Vec<String> },
+    /// A new line for the Status Messages screen.
+    StatusMessage(StatusMessage),
+    /// The phone is about to restart.
+    Rebooting { reason: String },
+}
+
+/// A line of the Status Messages screen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusMessage {
+    /// RFC 3339, UTC.
+    pub time: String,
+    pub text: String,
+}
+
+/// A file of the provisioning cycle and whether the server had it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileStatus {
+    pub name: String,
+    pub found: bool,
+}
+
+/// provd's part of `phonectl status --json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    pub versions: Versions,
+    pub mac: String,
+    pub provisioning: Provisioning,
+    pub resync: ResyncStatus,
+    /// `{NAME: {"value": V, "source": S}}` for every parameter, secrets masked.
+    pub configuration: serde_json::Map<String, serde_json::Value>,
+    /// Keys of the files this firmware does not know: `{KEY: {"value", "source"}}`.
+    pub unknown_parameters: serde_json::Map<String, serde_json::Value>,
+    pub status_messages: Vec<StatusMessage>,
+    /// The diagnostics of the last provisioning, as `phonectl lint` shows them.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Versions {
+    /// The firmware image the phone runs (compared with `image_version`).
+    pub firmware: String,
+    pub provd: String,
+    pub protocol: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provisioning {
+    /// `provisioned` (files read from a server), `flash` (no server answered; the last good
+    /// configuration in flash is used) or `starting`.
+    pub state: String,
+    /// The TFTP server (or directory) the configuration came from.
+    pub server: Option<String>,
+    pub files: Vec<FileStatus>,
+    /// RFC 3339 time of the last provisioning attempt.
+    pub last_attempt: Option<String>,
+    /// What the configuration asks for, and what happens about it.
+    pub image_version: Option<String>,
+    pub firmware_update: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResyncStatus {
+    /// `idle`, `waiting_for_idle_phone`, `fetching_syncinfo`.
+    pub state: String,
+    /// The sync value the phone compares syncinfo.xml's SYNC with.
+    pub sync: Option<String>,
+    /// What the last check-sync decided.
+    pub last_result: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_readable_json() {
+        let r = Request::Set {
+            name: "phone_label".into(),
+            value: Some("Lobby".into()),
+        };
+        let j = serde_json::to_string(&r).unwrap();
+        assert_eq!(
+            j,
+            r#"{"request":"set","name":"phone_label","value":"Lobby"}"#
+        );
+        assert_eq!(serde_json::from_str::<Request>(&j).unwrap(), r);
+        let h: Request =
+            serde_json::from_str(r#"{"request":"hello","version":1,"client":"socat"}"#).unwrap();
+        assert_eq!(
+            h,
+            Request::Hello(Hello {
+                version: 1,
+                client: "socat".into()
+            })
+        );
+        assert!(serde_json::from_str::<Request>(r#"{"request":"format_disk"}"#).is_err());
+    }
+}

@@ -1,0 +1,699 @@
+//! provd as a service: the start-up provisioning, the Unix socket, check-sync, reboot.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::Context as _;
+use deskphone_config::table::lookup;
+use deskphone_config::{edit, Config, Diagnostic, Mac, Value};
+use deskphone_flash::FlashStore;
+use deskphone_ipc::provd::{
+    Event, FileStatus, Provisioning, Reply, Request, ResyncStatus, Status, StatusMessage, Versions,
+};
+use deskphone_ipc::{
+    read_frame, write_frame, FrameError, RuntimeDir, ServerFrame, Service, PROTOCOL_VERSION,
+};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{mpsc, Notify};
+
+use crate::cycle::{Cycle, Fetched, Outcome};
+use crate::files::{check_dialplan, decide_sync, parse_syncinfo, SyncDecision};
+use crate::provision::{load_flash, run_cycle, save_flash, save_last_good, LAST_DIALPLAN_ENTRY};
+use crate::resync::ResyncTimer;
+use crate::servers::{tftp_candidates, DhcpTftp};
+use crate::source::FileSource;
+
+/// How the phone restarts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RebootAction {
+    /// Exit with this status; the supervisor (deskphone-sim) restarts the services.
+    Exit(i32),
+    /// Run this command (`systemctl reboot` on the image).
+    Command(Vec<String>),
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub mac: Mac,
+    pub state_dir: PathBuf,
+    pub runtime: RuntimeDir,
+    pub source: FileSource,
+    pub dhcp: DhcpTftp,
+    pub firmware_version: String,
+    pub reboot: RebootAction,
+    pub idle_wait: Duration,
+}
+
+const MAX_MESSAGES: usize = 100;
+/// A wrong phone password costs this long, so the keypad cannot be brute-forced quickly.
+const UNLOCK_FAILURE_DELAY: Duration = Duration::from_secs(1);
+
+type Frame = ServerFrame<Reply, Event>;
+
+struct State {
+    opts: Options,
+    store: FlashStore,
+    config: Config,
+    provisioning: Provisioning,
+    server: Option<SocketAddr>,
+    diagnostics: Vec<Diagnostic>,
+    messages: VecDeque<StatusMessage>,
+    resync: ResyncTimer,
+    last_resync: Option<String>,
+    subscribers: Vec<mpsc::UnboundedSender<Event>>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    /// Wakes the main loop: resync state changed or a reboot was asked for.
+    wake: Notify,
+    reboot: Mutex<Option<String>>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock must not take the whole agent down with it.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn request_reboot(&self, reason: String) {
+        *self.reboot.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason);
+        self.wake.notify_one();
+    }
+}
+
+fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+}
+
+impl State {
+    fn message(&mut self, text: impl Into<String>) {
+        let text = text.into();
+        log::info!("{text}");
+        let m = StatusMessage {
+            time: now_rfc3339(),
+            text,
+        };
+        if self.messages.len() == MAX_MESSAGES {
+            self.messages.pop_front();
+        }
+        self.messages.push_back(m.clone());
+        self.broadcast(Event::StatusMessage(m));
+    }
+
+    fn broadcast(&mut self, event: Event) {
+        self.subscribers.retain(|s| s.send(event.clone()).is_ok());
+    }
+
+    fn status(&self) -> Status {
+        let unknown = self
+            .config
+            .unknown()
+            .iter()
+            .map(|(k, u)| {
+                (
+                    k.clone(),
+                    serde_json::json!({"value": u.value, "source": u.source.to_string()}),
+                )
+            })
+            .collect();
+        Status {
+            versions: Versions {
+                firmware: self.opts.firmware_version.clone(),
+                provd: env!("CARGO_PKG_VERSION").to_string(),
+                protocol: PROTOCOL_VERSION,
+            },
+            mac: self.opts.mac.to_string(),
+            provisioning: self.provisioning.clone(),
+            resync: ResyncStatus {
+                state: self.resync.state().name().to_string(),
+                sync: self.config.text("sync").map(str::to_string),
+                last_result: self.last_resync.clone(),
+            },
+            configuration: self.config.parameters_json(false),
+            unknown_parameters: unknown,
+            status_messages: self.messages.iter().cloned().collect(),
+            diagnostics: self.diagnostics.clone(),
+        }
+    }
+
+    /// Saves the configuration to flash after a local change, and tells subscribers.
+    fn commit(&mut self, before: &Config) -> Result<(), String> {
+        let changed: Vec<String> = before
+            .iter()
+            .zip(self.config.iter())
+            .filter(|((_, a), (_, b))| a.value != b.value)
+            .map(|((d, _), _)| d.name.to_string())
+            .collect();
+        save_flash(&self.store, &self.config.to_flash()).map_err(|e| {
+            let msg = format!("could not save to flash: {e}");
+            self.message(msg.clone());
+            msg
+        })?;
+        if !changed.is_empty() {
+            self.broadcast(Event::ConfigChanged { names: changed });
+        }
+        Ok(())
+    }
+
+    fn servers(&self) -> Vec<SocketAddr> {
+        match &self.opts.source {
+            FileSource::Directory(_) => vec![FileSource::DIRECTORY_SERVER],
+            FileSource::Tftp(_) => {
+                let mut s: Vec<SocketAddr> = self.server.into_iter().collect();
+                for c in tftp_candidates(&self.config, &self.opts.dhcp) {
+                    if !s.contains(&c) {
+                        s.push(c);
+                    }
+                }
+                s
+            }
+        }
+    }
+
+    fn apply_outcome(&mut self, outcome: &Outcome) {
+        self.config = outcome.config.clone();
+        self.server = outcome.server;
+        self.diagnostics = outcome.diagnostics.clone();
+        let image = self.config.text("image_version").map(str::to_string);
+        let firmware_update = match &image {
+            None => "no image_version configured; keeping the running firmware".to_string(),
+            Some(v) if *v == self.opts.firmware_version => "up to date".to_string(),
+            Some(v) => format!(
+                "image_version {v} differs from the running {}; firmware updates are not implemented yet, keeping the running firmware",
+                self.opts.firmware_version
+            ),
+        };
+        self.provisioning = Provisioning {
+            state: if outcome.server.is_some() {
+                "provisioned"
+            } else {
+                "flash"
+            }
+            .to_string(),
+            server: outcome.server.map(|s| self.opts.source.describe(s)),
+            files: outcome
+                .files
+                .iter()
+                .map(|f| FileStatus {
+                    name: f.name.clone(),
+                    found: f.found,
+                })
+                .collect(),
+            last_attempt: Some(now_rfc3339()),
+            image_version: image,
+            firmware_update: firmware_update.clone(),
+        };
+        for n in &outcome.notes {
+            self.message(n.clone());
+        }
+        for d in &outcome.diagnostics {
+            self.message(d.to_string());
+        }
+        if let Some(server) = outcome.server {
+            let warnings = outcome.diagnostics.len();
+            self.message(format!(
+                "configuration from {} ({warnings} diagnostic(s))",
+                self.opts.source.describe(server)
+            ));
+        }
+        if firmware_update != "up to date" {
+            self.message(firmware_update);
+        }
+        match save_flash(&self.store, &self.config.to_flash()) {
+            Ok(true) => log::info!("flash updated"),
+            Ok(false) => {}
+            Err(e) => self.message(format!("could not save the configuration to flash: {e}")),
+        }
+        if outcome.server.is_some() {
+            if let Err(e) = save_last_good(&self.store, outcome) {
+                self.message(format!("could not keep the last good files: {e}"));
+            }
+        }
+    }
+}
+
+/// Runs provd until SIGTERM (returns 0) or a reboot with [`RebootAction::Exit`] (returns its
+/// status).
+pub async fn run(opts: Options) -> anyhow::Result<i32> {
+    let store =
+        FlashStore::open(opts.state_dir.join("flash")).context("opening the flash store")?;
+    let (flash, flash_diags) = load_flash(&store);
+    let mut config = Config::new(opts.mac);
+    let mut diags = flash_diags;
+    diags.extend(config.apply_flash(&flash));
+    let state = State {
+        resync: ResyncTimer::new(Instant::now(), opts.idle_wait),
+        provisioning: Provisioning {
+            state: "starting".into(),
+            server: None,
+            files: Vec::new(),
+            last_attempt: None,
+            image_version: None,
+            firmware_update: "not checked yet".into(),
+        },
+        opts: opts.clone(),
+        store,
+        config,
+        server: None,
+        diagnostics: Vec::new(),
+        messages: VecDeque::new(),
+        last_resync: None,
+        subscribers: Vec::new(),
+    };
+    let shared = Arc::new(Shared {
+        state: Mutex::new(state),
+        wake: Notify::new(),
+        reboot: Mutex::new(None),
+    });
+    for d in diags {
+        shared.lock().message(d.to_string());
+    }
+
+    let listener = listen(&opts.runtime)?;
+    tokio::spawn(accept_loop(listener, shared.clone()));
+
+    // Provision once, at start, as the phone does at power-on.
+    let (servers, source) = {
+        let s = shared.lock();
+        (s.servers(), s.opts.source.clone())
+    };
+    if servers.is_empty() {
+        shared
+            .lock()
+            .message("no TFTP server known (DHCP gave none and none is set); using flash");
+    }
+    let cycle = Cycle::new(opts.mac, flash, servers, true);
+    let outcome = run_cycle(cycle, &source).await;
+    shared.lock().apply_outcome(&outcome);
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+    spawn_watchdog();
+
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    loop {
+        let pending_reboot = shared
+            .reboot
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(reason) = pending_reboot {
+            return reboot(&shared, reason).await;
+        }
+        let deadline = shared.lock().resync.poll_timeout();
+        let sleep = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = sleep => {
+                let due = shared.lock().resync.handle_timeout(Instant::now());
+                if due {
+                    check_sync(&shared).await;
+                }
+            }
+            _ = shared.wake.notified() => {}
+            _ = sigterm.recv() => {
+                log::info!("stopping");
+                let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+                return Ok(0);
+            }
+            _ = tokio::signal::ctrl_c() => return Ok(0),
+        }
+    }
+}
+
+/// The guide's steps a-e, then the dial plan again.
+async fn check_sync(shared: &Arc<Shared>) {
+    let (servers, source, image, sync) = {
+        let s = shared.lock();
+        (
+            s.servers(),
+            s.opts.source.clone(),
+            s.opts.firmware_version.clone(),
+            s.config.text("sync").map(str::to_string),
+        )
+    };
+    let mut syncinfo = None;
+    for server in &servers {
+        match source.fetch(*server, "syncinfo.xml").await {
+            Fetched::Found(d) => {
+                syncinfo = Some((*server, d));
+                break;
+            }
+            Fetched::NotFound => {
+                syncinfo = Some((*server, Vec::new()));
+                break;
+            }
+            Fetched::Failed(why) => shared
+                .lock()
+                .message(format!("syncinfo.xml from {server}: {why}")),
+        }
+    }
+    let Some((server, data)) = syncinfo else {
+        let mut s = shared.lock();
+        s.last_resync = Some("no TFTP server answered".into());
+        s.message("check-sync: no TFTP server answered; nothing done");
+        s.resync.fetched();
+        return;
+    };
+    let (entries, diags) = parse_syncinfo("syncinfo.xml", &data);
+    let decision = if data.is_empty() {
+        SyncDecision::Nothing {
+            reason: "syncinfo.xml not found".into(),
+        }
+    } else {
+        decide_sync(&entries, &image, sync.as_deref())
+    };
+    {
+        let mut s = shared.lock();
+        for d in diags.iter().filter(|_| !data.is_empty()) {
+            s.message(d.to_string());
+        }
+    }
+    match decision {
+        SyncDecision::Reboot { sync, matched } => {
+            let mut s = shared.lock();
+            let before = s.config.clone();
+            s.config.set_local(
+                deskphone_config::table::id("sync"),
+                Some(Value::Text(sync.clone())),
+            );
+            let _ = s.commit(&before);
+            let text =
+                format!("check-sync: syncinfo.xml entry {matched} has sync {sync}; rebooting");
+            s.last_resync = Some(text.clone());
+            s.message(text.clone());
+            drop(s);
+            shared.request_reboot(text);
+        }
+        SyncDecision::Nothing { reason } => {
+            let plan = {
+                let s = shared.lock();
+                s.config.text("dial_template").map(|t| format!("{t}.xml"))
+            };
+            let mut note = format!("check-sync: {reason}; no reboot");
+            if let Some(path) = plan {
+                match source.fetch(server, &path).await {
+                    Fetched::Found(d) => {
+                        let (rules, dd) = check_dialplan(&path, &d);
+                        let mut s = shared.lock();
+                        for x in dd {
+                            s.message(x.to_string());
+                        }
+                        if let Err(e) = s.store.write(LAST_DIALPLAN_ENTRY, &d) {
+                            s.message(format!("could not keep {path}: {e}"));
+                        }
+                        note.push_str(&format!("; {path} fetched again ({rules} rules)"));
+                    }
+                    other => note.push_str(&format!("; {path} not fetched ({other:?})")),
+                }
+            }
+            let mut s = shared.lock();
+            s.last_resync = Some(note.clone());
+            s.message(note);
+            s.resync.fetched();
+        }
+    }
+}
+
+async fn reboot(shared: &Arc<Shared>, reason: String) -> anyhow::Result<i32> {
+    let action = {
+        let mut s = shared.lock();
+        s.broadcast(Event::Rebooting {
+            reason: reason.clone(),
+        });
+        s.opts.reboot.clone()
+    };
+    log::warn!("rebooting: {reason}");
+    // Let subscribers read the event before the socket goes away.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    match action {
+        RebootAction::Exit(code) => Ok(code),
+        RebootAction::Command(cmd) => {
+            let status = tokio::process::Command::new(&cmd[0])
+                .args(&cmd[1..])
+                .status()
+                .await;
+            match status {
+                Ok(s) if s.success() => {
+                    // systemd stops us; wait for it.
+                    std::future::pending::<()>().await;
+                    Ok(0)
+                }
+                other => anyhow::bail!("reboot command {cmd:?} failed: {other:?}"),
+            }
+        }
+    }
+}
+
+fn spawn_watchdog() {
+    let mut usec = 0;
+    if sd_notify::watchdog_enabled(false, &mut usec) && usec > 0 {
+        let period = Duration::from_micros(usec) / 2;
+        tokio::spawn(async move {
+            loop {
+                let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
+                tokio::time::sleep(period).await;
+            }
+        });
+    }
+}
+
+/// The socket: passed by systemd (socket activation) or made here.
+fn listen(runtime: &RuntimeDir) -> anyhow::Result<UnixListener> {
+    if let Ok(mut fds) = sd_notify::listen_fds() {
+        if let Some(fd) = fds.next() {
+            use std::os::fd::FromRawFd;
+            // SAFETY: systemd passed this descriptor to us and nothing else owns it.
+            let std_listener = unsafe { std::os::unix::net::UnixListener::from_raw_fd(fd) };
+            std_listener.set_nonblocking(true)?;
+            return Ok(UnixListener::from_std(std_listener)?);
+        }
+    }
+    let path = runtime.socket(Service::Provd);
+    std::fs::create_dir_all(runtime.path())
+        .with_context(|| format!("creating {}", runtime.path().display()))?;
+    match std::fs::remove_file(&path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("removing stale {}", path.display())),
+    }
+    let l = UnixListener::bind(&path).with_context(|| format!("binding {}", path.display()))?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o660))?;
+    Ok(l)
+}
+
+async fn accept_loop(listener: UnixListener, shared: Arc<Shared>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                tokio::spawn(serve(stream, shared.clone()));
+            }
+            Err(e) => {
+                log::warn!("accept: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// One client connection: hello, then requests and (if subscribed) events.
+async fn serve(stream: UnixStream, shared: Arc<Shared>) {
+    let (mut rd, mut wr) = stream.into_split();
+    // Reading in its own task keeps partially read frames safe while events are written.
+    let (req_tx, mut req_rx) = mpsc::channel::<Result<Request, String>>(8);
+    tokio::spawn(async move {
+        loop {
+            match read_frame::<_, Request>(&mut rd).await {
+                Ok(Some(r)) => {
+                    if req_tx.send(Ok(r)).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(None) => return,
+                Err(FrameError::Json(e)) => {
+                    if req_tx
+                        .send(Err(format!("malformed request: {e}")))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let _ = req_tx.send(Err(e.to_string())).await;
+                    return;
+                }
+            }
+        }
+    });
+
+    let client = match req_rx.recv().await {
+        Some(Ok(Request::Hello(h))) if h.version == PROTOCOL_VERSION => {
+            let reply = Reply::Hello {
+                version: PROTOCOL_VERSION,
+                service: "provd".into(),
+            };
+            if write_frame(&mut wr, &Frame::Reply(reply)).await.is_err() {
+                return;
+            }
+            h.client
+        }
+        Some(Ok(Request::Hello(h))) => {
+            let message = format!(
+                "protocol version {} is not spoken here (provd speaks {PROTOCOL_VERSION})",
+                h.version
+            );
+            log::warn!("{} refused: {message}", h.client);
+            let _ = write_frame(&mut wr, &Frame::Reply(Reply::Error { message })).await;
+            return;
+        }
+        Some(_) => {
+            let message = "the first request must be hello".to_string();
+            let _ = write_frame(&mut wr, &Frame::Reply(Reply::Error { message })).await;
+            return;
+        }
+        None => return,
+    };
+    log::debug!("client {client} connected");
+
+    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
+    let mut unlocked = false;
+    loop {
+        let frame = tokio::select! {
+            req = req_rx.recv() => match req {
+                None => break,
+                Some(Err(message)) => Frame::Reply(Reply::Error { message }),
+                Some(Ok(req)) => {
+                    let reply = handle(&shared, req, &mut unlocked, &ev_tx);
+                    if matches!(&reply, Reply::Error { message } if message == WRONG_PASSWORD) {
+                        log::warn!("wrong phone password from {client}");
+                        tokio::time::sleep(UNLOCK_FAILURE_DELAY).await;
+                    }
+                    Frame::Reply(reply)
+                }
+            },
+            Some(ev) = ev_rx.recv() => Frame::Event(ev),
+        };
+        if write_frame(&mut wr, &frame).await.is_err() {
+            break;
+        }
+    }
+}
+
+const WRONG_PASSWORD: &str = "wrong password";
+
+fn handle(
+    shared: &Arc<Shared>,
+    req: Request,
+    unlocked: &mut bool,
+    events: &mpsc::UnboundedSender<Event>,
+) -> Reply {
+    let mut s = shared.lock();
+    match req {
+        Request::Hello(_) => Reply::Error {
+            message: "hello was already said".into(),
+        },
+        Request::Status => Reply::Status(Box::new(s.status())),
+        Request::Config => Reply::Config {
+            parameters: s.config.parameters_json(false),
+        },
+        Request::Subscribe => {
+            s.subscribers.push(events.clone());
+            Reply::Ok
+        }
+        Request::Resync => {
+            s.resync.request(Instant::now());
+            s.message("check-sync requested; waiting until the phone has been idle for 20 s");
+            drop(s);
+            shared.wake.notify_one();
+            Reply::Ok
+        }
+        Request::Unlock { password } => {
+            let expected = s.config.text("phone_password").unwrap_or("").to_string();
+            if constant_time_eq(password.as_bytes(), expected.as_bytes()) {
+                *unlocked = true;
+                Reply::Ok
+            } else {
+                *unlocked = false;
+                s.message("Unlock Config: wrong password");
+                Reply::Error {
+                    message: WRONG_PASSWORD.into(),
+                }
+            }
+        }
+        Request::Lock => {
+            *unlocked = false;
+            Reply::Ok
+        }
+        Request::Set { name, value } => {
+            let Some(pid) = lookup(&name) else {
+                return Reply::Error {
+                    message: format!("no parameter named {name}"),
+                };
+            };
+            let before = s.config.clone();
+            match edit::edit(&mut s.config, pid, value.as_deref(), *unlocked) {
+                Ok(v) => {
+                    if let Err(message) = s.commit(&before) {
+                        s.config = before;
+                        return Reply::Error { message };
+                    }
+                    let shown = match v {
+                        Some(_) if pid.def().is_secret() => serde_json::Value::from("********"),
+                        Some(v) => serde_json::to_value(v).unwrap_or_default(),
+                        None => serde_json::Value::Null,
+                    };
+                    s.message(format!("{name} changed on the phone"));
+                    Reply::Set { name, value: shown }
+                }
+                Err(refusal) => Reply::Error {
+                    message: refusal.to_string(),
+                },
+            }
+        }
+        Request::EraseNetwork | Request::EraseSip => {
+            if !*unlocked {
+                return Reply::Error {
+                    message: edit::Refusal::Locked.to_string(),
+                };
+            }
+            let before = s.config.clone();
+            let what = if matches!(req, Request::EraseNetwork) {
+                edit::erase_network(&mut s.config);
+                "network settings erased; DHCP enabled"
+            } else {
+                edit::erase_sip(&mut s.config);
+                "SIP settings erased; the next boot takes them from the TFTP server"
+            };
+            if let Err(message) = s.commit(&before) {
+                s.config = before;
+                return Reply::Error { message };
+            }
+            s.message(what);
+            Reply::Ok
+        }
+        Request::Activity { busy } => {
+            s.resync.set_busy(busy, Instant::now());
+            drop(s);
+            shared.wake.notify_one();
+            Reply::Ok
+        }
+        Request::Reboot => {
+            s.message("restart requested");
+            drop(s);
+            shared.request_reboot("restart requested".into());
+            Reply::Ok
+        }
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,1 +1,294 @@
-//! Shared helpers for the end-to-end tests.
+//! Shared helpers for the end-to-end tests: the real peers (tftpd-hpa, dnsmasq), the phone
+//! as `deskphone-sim` runs it, and `phonectl`.
+//!
+//! The phone's binaries are built once per test run with the same cargo and profile as the
+//! tests themselves.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use serde_json::Value;
+
+/// Directory of the workspace's built binaries (`target/debug` or `target/release`).
+pub fn bin_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        // The test executable lives in target/<profile>/deps.
+        let exe = std::env::current_exe().expect("test executable path");
+        let dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("target/<profile>")
+            .to_path_buf();
+        let release = dir.file_name().is_some_and(|n| n == "release");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args([
+            "build",
+            "--quiet",
+            "-p",
+            "deskphone-provd",
+            "-p",
+            "phonectl",
+            "-p",
+            "deskphone-sim",
+        ]);
+        if release {
+            cmd.arg("--release");
+        }
+        cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
+        let status = cmd
+            .status()
+            .expect("running cargo build for the phone's binaries");
+        assert!(status.success(), "building the phone's binaries failed");
+        dir
+    })
+}
+
+/// The workspace root.
+pub fn workspace() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+}
+
+/// A free UDP port on loopback (bound and released: good enough for tests that start at once).
+pub fn free_udp_port(ip: &str) -> u16 {
+    UdpSocket::bind((ip, 0))
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// Polls `f` until it returns `Some` or `timeout` passes.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn stop_child(child: &mut Child) {
+    let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(5) {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// tftpd-hpa serving a directory on a loopback address and a high port.
+pub struct TftpServer {
+    pub addr: SocketAddr,
+    pub root: PathBuf,
+    child: Option<Child>,
+}
+
+impl TftpServer {
+    /// Starts in.tftpd on `ip` (e.g. 127.0.0.1) and a free port.
+    pub fn start(ip: &str, root: &Path) -> TftpServer {
+        let port = free_udp_port(ip);
+        Self::start_on(format!("{ip}:{port}").parse().expect("address"), root)
+    }
+
+    pub fn start_on(addr: SocketAddr, root: &Path) -> TftpServer {
+        let mut s = TftpServer {
+            addr,
+            root: root.to_path_buf(),
+            child: None,
+        };
+        s.restart();
+        s
+    }
+
+    /// Starts the daemon again (after [`stop`](Self::stop)) on the same address.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let child = Command::new("/usr/sbin/in.tftpd")
+            .args(["--foreground", "--address"])
+            .arg(self.addr.to_string())
+            .args(["--secure", "--user", "root", "--verbosity", "0"])
+            .arg(&self.root)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("starting /usr/sbin/in.tftpd (apt-get install tftpd-hpa)");
+        self.child = Some(child);
+        // Ready once its socket is bound: binding the same address then fails.
+        wait_for("in.tftpd to listen", Duration::from_secs(10), || {
+            UdpSocket::bind(self.addr).is_err().then_some(())
+        });
+    }
+
+    /// The server goes away (its address stops answering).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            stop_child(&mut c);
+        }
+    }
+}
+
+impl Drop for TftpServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A phone run by `deskphone-sim`, with its own state and runtime directories.
+pub struct Phone {
+    pub mac: String,
+    pub state: PathBuf,
+    pub runtime: PathBuf,
+    pub log: PathBuf,
+    args: Vec<String>,
+    child: Option<Child>,
+    _dir: tempfile::TempDir,
+}
+
+impl Phone {
+    /// Options after `--mac/--state/--runtime`, e.g. `["--tftp", "127.0.0.1:1234"]`.
+    pub fn new(mac: &str, args: &[&str]) -> Phone {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Phone {
+            mac: mac.to_string(),
+            state: dir.path().join("state"),
+            runtime: dir.path().join("run"),
+            log: dir.path().join("sim.log"),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            child: None,
+            _dir: dir,
+        }
+    }
+
+    /// Starts the simulator and waits until provd has finished its first provisioning.
+    pub fn start(&mut self) -> &mut Self {
+        assert!(self.child.is_none(), "already running");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("log file");
+        let child = Command::new(bin_dir().join("deskphone-sim"))
+            .arg("--mac")
+            .arg(&self.mac)
+            .arg("--state")
+            .arg(&self.state)
+            .arg("--runtime")
+            .arg(&self.runtime)
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("starting deskphone-sim");
+        self.child = Some(child);
+        self.wait_provisioned();
+        self
+    }
+
+    /// Waits until the (possibly restarted) provd reports a finished provisioning.
+    pub fn wait_provisioned(&self) -> Value {
+        wait_for(
+            "the phone to finish provisioning",
+            Duration::from_secs(60),
+            || {
+                let s = self.try_status()?;
+                (s["provisioning"]["state"] != "starting").then_some(s)
+            },
+        )
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            stop_child(&mut c);
+        }
+    }
+
+    /// Runs `phonectl --runtime RUNTIME ARGS...`.
+    pub fn phonectl(&self, args: &[&str]) -> Output {
+        Command::new(bin_dir().join("phonectl"))
+            .arg("--runtime")
+            .arg(&self.runtime)
+            .args(args)
+            .output()
+            .expect("running phonectl")
+    }
+
+    fn try_status(&self) -> Option<Value> {
+        let out = self.phonectl(&["status", "--json"]);
+        if !out.status.success() {
+            return None;
+        }
+        serde_json::from_slice(&out.stdout).ok()
+    }
+
+    /// `phonectl status --json`, which must succeed.
+    pub fn status(&self) -> Value {
+        let out = self.phonectl(&["status", "--json"]);
+        assert!(
+            out.status.success(),
+            "phonectl status failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("status is JSON")
+    }
+
+    /// `(value, source)` of a parameter in the running phone.
+    pub fn param(&self, name: &str) -> (Value, String) {
+        let s = self.status();
+        let p = &s["configuration"][name];
+        (
+            p["value"].clone(),
+            p["source"].as_str().unwrap_or_default().to_string(),
+        )
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Number of boots the simulator has logged (a reboot restarts the services).
+    pub fn boots(&self) -> usize {
+        1 + self.log_text().matches("phone rebooting").count()
+    }
+}
+
+impl Drop for Phone {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Runs `phonectl` without a phone (lint).
+pub fn phonectl(args: &[&str]) -> Output {
+    Command::new(bin_dir().join("phonectl"))
+        .args(args)
+        .output()
+        .expect("running phonectl")
+}
+
+/// Writes `files` (path, contents) below `root`, creating directories.
+pub fn write_tree(root: &Path, files: &[(&str, &str)]) {
+    for (path, contents) in files {
+        let p = root.join(path);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, contents).expect("write");
+    }
+}

@@ -49,6 +49,12 @@ struct Args {
     /// Seconds of idle phone before a check-sync reads syncinfo.xml (the guide: 20).
     #[arg(long, default_value_t = 20)]
     resync_idle_secs: u64,
+    /// TFTP retransmission timeout in milliseconds (passed to provd).
+    #[arg(long)]
+    tftp_timeout_ms: Option<u64>,
+    /// TFTP retransmissions before a server counts as silent (passed to provd).
+    #[arg(long)]
+    tftp_retries: Option<u32>,
     /// Directory of the service binaries (default: next to this program).
     #[arg(long)]
     bin_dir: Option<PathBuf>,
@@ -76,6 +82,12 @@ fn provd_command(args: &Args, bin_dir: &Path) -> Command {
     }
     if let Some(d) = &args.tftp_root {
         c.arg("--tftp-root").arg(d);
+    }
+    if let Some(t) = args.tftp_timeout_ms {
+        c.arg("--tftp-timeout-ms").arg(t.to_string());
+    }
+    if let Some(r) = args.tftp_retries {
+        c.arg("--tftp-retries").arg(r.to_string());
     }
     if let Some(v) = &args.firmware_version {
         c.arg("--firmware-version").arg(v);

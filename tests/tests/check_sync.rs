@@ -1,0 +1,137 @@
+//! check-sync (here started with `phonectl resync`; the SIP agent adds the NOTIFY): idle
+//! wait, syncinfo.xml steps a-e, reboot, the dial plan fetched again.
+
+use std::time::{Duration, Instant};
+
+use deskphone_e2e::{wait_for, write_tree, Phone, TftpServer};
+use serde_json::Value;
+
+const MAC: &str = "00503EFFD842";
+
+fn tree(root: &std::path::Path, sync: &str) {
+    write_tree(
+        root,
+        &[
+            ("SIPDefault.cnf", "proxy1_address: 10.0.0.5\ndial_template: plan\n"),
+            ("plan.xml", "<DIALTEMPLATE><TEMPLATE MATCH=\"1...\"/></DIALTEMPLATE>"),
+            ("syncinfo.xml", &format!("<SYNCINFO>\n<IMAGE VERSION=\"other-image\" SYNC=\"9\"/>\n<IMAGE VERSION=\"*\" SYNC=\"{sync}\"/>\n</SYNCINFO>\n")),
+        ],
+    );
+}
+
+fn resync_result(p: &Phone) -> Value {
+    wait_for("the check-sync to finish", Duration::from_secs(30), || {
+        let s = p.status();
+        (s["resync"]["state"] == "idle" && !s["resync"]["last_result"].is_null()).then_some(s)
+    })
+}
+
+#[test]
+fn same_sync_does_nothing_but_fetches_the_dial_plan_again() {
+    let root = tempfile::tempdir().unwrap();
+    tree(root.path(), "1");
+    let server = TftpServer::start("127.0.0.1", root.path());
+    let addr = server.addr.to_string();
+    let mut p = Phone::new(MAC, &["--tftp", &addr, "--resync-idle-secs", "1"]);
+    p.start();
+    write_tree(
+        root.path(),
+        &[(
+            "plan.xml",
+            "<DIALTEMPLATE><TEMPLATE MATCH=\"1...\"/><TEMPLATE MATCH=\"9.......\"/></DIALTEMPLATE>",
+        )],
+    );
+    assert!(p.phonectl(&["resync"]).status.success());
+    let s = resync_result(&p);
+    let result = s["resync"]["last_result"].as_str().unwrap();
+    assert!(result.contains("unchanged"), "{result}");
+    assert!(
+        result.contains("plan.xml fetched again (2 rules)"),
+        "{result}"
+    );
+    assert_eq!(p.boots(), 1);
+}
+
+#[test]
+fn a_new_sync_value_reboots_once_and_is_remembered() {
+    let root = tempfile::tempdir().unwrap();
+    tree(root.path(), "1");
+    let server = TftpServer::start("127.0.0.1", root.path());
+    let addr = server.addr.to_string();
+    let mut p = Phone::new(MAC, &["--tftp", &addr, "--resync-idle-secs", "2"]);
+    p.start();
+    assert_eq!(p.status()["resync"]["sync"], "1");
+
+    tree(root.path(), "2");
+    let asked = Instant::now();
+    assert!(p.phonectl(&["resync"]).status.success());
+    assert_eq!(p.status()["resync"]["state"], "waiting_for_idle_phone");
+    wait_for("the reboot", Duration::from_secs(30), || {
+        (p.boots() == 2).then_some(())
+    });
+    assert!(
+        asked.elapsed() >= Duration::from_secs(2),
+        "the idle wait was not honoured"
+    );
+    p.wait_provisioned();
+    assert_eq!(p.param("sync"), (Value::from("2"), "flash".into()));
+
+    // The same syncinfo.xml again: nothing to do.
+    assert!(p.phonectl(&["resync"]).status.success());
+    let s = resync_result(&p);
+    assert!(s["resync"]["last_result"]
+        .as_str()
+        .unwrap()
+        .contains("unchanged"));
+    assert_eq!(p.boots(), 2);
+}
+
+#[test]
+fn a_busy_phone_waits_until_it_has_been_idle() {
+    let root = tempfile::tempdir().unwrap();
+    tree(root.path(), "5");
+    let server = TftpServer::start("127.0.0.1", root.path());
+    let addr = server.addr.to_string();
+    let mut p = Phone::new(MAC, &["--tftp", &addr, "--resync-idle-secs", "1"]);
+    p.start();
+    assert!(p.phonectl(&["activity", "busy"]).status.success());
+    assert!(p.phonectl(&["resync"]).status.success());
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(p.boots(), 1, "rebooted during a call");
+    assert_eq!(p.status()["resync"]["state"], "waiting_for_idle_phone");
+    let idle = Instant::now();
+    assert!(p.phonectl(&["activity", "idle"]).status.success());
+    wait_for("the reboot", Duration::from_secs(30), || {
+        (p.boots() == 2).then_some(())
+    });
+    assert!(idle.elapsed() >= Duration::from_secs(1));
+}
+
+#[test]
+fn syncinfo_for_another_image_only_is_ignored() {
+    let root = tempfile::tempdir().unwrap();
+    write_tree(
+        root.path(),
+        &[
+            ("SIPDefault.cnf", "proxy1_address: 10.0.0.5\n"),
+            (
+                "syncinfo.xml",
+                "<IMAGE VERSION=\"other-image\" SYNC=\"7\"/>\n",
+            ),
+        ],
+    );
+    let server = TftpServer::start("127.0.0.1", root.path());
+    let addr = server.addr.to_string();
+    let mut p = Phone::new(MAC, &["--tftp", &addr, "--resync-idle-secs", "1"]);
+    p.start();
+    assert!(p.phonectl(&["resync"]).status.success());
+    let s = resync_result(&p);
+    assert!(
+        s["resync"]["last_result"]
+            .as_str()
+            .unwrap()
+            .contains("lists neither"),
+        "{s}"
+    );
+    assert_eq!(p.boots(), 1);
+}

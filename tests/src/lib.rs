@@ -292,3 +292,23 @@ pub fn write_tree(root: &Path, files: &[(&str, &str)]) {
         std::fs::write(p, contents).expect("write");
     }
 }
+
+/// A peer process that is stopped (SIGTERM, then SIGKILL) when the test ends, even when it
+/// fails.
+pub struct Guard(pub Child);
+
+impl Guard {
+    /// Stops the process and returns how it ended.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        stop_child(&mut self.0);
+        self.0.wait().expect("wait")
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            stop_child(&mut self.0);
+        }
+    }
+}

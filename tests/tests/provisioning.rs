@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use deskphone_e2e::{wait_for, write_tree, Phone, TftpServer};
+use deskphone_e2e::{wait_for, write_tree, Guard, Phone, TftpServer};
 use serde_json::Value;
 
 const MAC: &str = "00503EFFD842";
@@ -286,7 +286,7 @@ fn dnsmasq_serves_the_phone_too() {
             (PHONE_FILE, "line1_name: 99\n"),
         ],
     );
-    let mut dnsmasq = std::process::Command::new("dnsmasq")
+    let dnsmasq = std::process::Command::new("dnsmasq")
         .args([
             "--keep-in-foreground",
             "--port=0",
@@ -304,6 +304,7 @@ fn dnsmasq_serves_the_phone_too() {
         ])
         .spawn()
         .expect("dnsmasq (apt-get install dnsmasq-base)");
+    let dnsmasq = Guard(dnsmasq);
     wait_for("dnsmasq to listen", Duration::from_secs(10), || {
         std::net::UdpSocket::bind("127.0.0.3:69")
             .is_err()
@@ -322,9 +323,33 @@ fn dnsmasq_serves_the_phone_too() {
     );
     p.start();
     let s = p.status();
-    let _ = dnsmasq.kill();
-    let _ = dnsmasq.wait();
+    dnsmasq.stop();
     assert_eq!(s["provisioning"]["state"], "provisioned", "{s}");
     assert_eq!(p.param("line1_name").0, "99");
     assert_eq!(p.param("proxy1_address").0, "10.0.0.9");
+}
+
+#[test]
+fn a_damaged_flash_is_reported_and_the_phone_still_provisions() {
+    let root = tempfile::tempdir().unwrap();
+    write_tree(root.path(), &[("SIPDefault.cnf", "proxy1_address: 10.0.0.5\n")]);
+    let server = TftpServer::start("127.0.0.1", root.path());
+    let mut p = phone(&server, &[]);
+    p.start();
+    p.stop();
+    // Bit rot in the stored configuration: the checksum catches it.
+    let entry = p.state.join("flash/config.json");
+    let mut bytes = std::fs::read(&entry).unwrap();
+    let last = bytes.len() - 3;
+    bytes[last] ^= 0x55;
+    std::fs::write(&entry, bytes).unwrap();
+    p.start();
+    let s = p.status();
+    assert!(messages(&s).contains("flash: error"), "{}", messages(&s));
+    assert_eq!(s["provisioning"]["state"], "provisioned");
+    assert_eq!(p.param("proxy1_address").0, "10.0.0.5");
+    // And the next write repairs it.
+    p.stop();
+    p.start();
+    assert!(!messages(&p.status()).contains("flash: error"));
 }

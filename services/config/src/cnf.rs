@@ -201,11 +201,13 @@ fn windows_1252(b: u8) -> char {
 }
 
 /// Writes `name: "value"` lines that [`parse`] reads back to the same entries.
-/// Returns `None` for a value that the format cannot carry (a `"` or a control character).
+/// Returns `None` for a value that the format cannot carry (a double quote, straight or
+/// typographic, or a control character).
 pub fn print<'a>(entries: impl IntoIterator<Item = (&'a str, &'a str)>) -> Option<String> {
     let mut out = String::new();
     for (key, value) in entries {
-        if value.contains('"') || value.chars().any(|c| c.is_control() && c != '\t') {
+        // Any double quote of the family parse() accepts would end the value early.
+        if value.contains(DOUBLE_QUOTES) || value.chars().any(|c| c.is_control() && c != '\t') {
             return None;
         }
         out.push_str(key);
@@ -320,5 +322,7 @@ mod tests {
             .collect();
         assert_eq!(got, vec![("a", "1"), ("b", ""), ("c", "x y; z")]);
         assert!(print([("a", "say \"hi\"")]).is_none());
+        // Found by the fuzzer: a typographic quote inside would close the value.
+        assert!(print([("messages_uri", "x\u{201C}")]).is_none());
     }
 }

@@ -168,9 +168,11 @@ impl Config {
             if !def.stored_in_flash() {
                 continue;
             }
+            // Valid means: the rule still yields exactly the stored value (a note, such as
+            // the one HST gets, is advice, not a refusal).
             let checked = check(def, &value.to_string());
             match checked.value {
-                Some(v) if checked.note.is_none() => {
+                Some(v) if v == *value => {
                     self.settings[pid.index()] = Setting {
                         value: Some(v),
                         source: Source::Flash,
@@ -196,6 +198,7 @@ impl Config {
     ) -> Vec<Diagnostic> {
         let mut diags = Vec::new();
         let mut first_line: HashMap<&str, u32> = HashMap::new();
+        let mut unknown_seen = 0usize;
         for e in &parsed.entries {
             if let Some(first) = first_line.get(e.key.as_str()) {
                 diags.push(Diagnostic::warning(
@@ -214,7 +217,12 @@ impl Config {
                 line: e.line,
             };
             let Some(pid) = lookup(&e.key) else {
-                let hint = match suggest(&e.key) {
+                // Hints cost a comparison with every name: only for the first few unknown keys.
+                unknown_seen += 1;
+                let hint = match (unknown_seen <= MAX_HINTS)
+                    .then(|| suggest(&e.key))
+                    .flatten()
+                {
                     Some(s) => format!("; did you mean {s}?"),
                     None => String::new(),
                 };
@@ -483,6 +491,9 @@ impl Config {
         params().iter().zip(self.settings.iter())
     }
 }
+
+/// Unknown keys per file that get a "did you mean" hint.
+const MAX_HINTS: usize = 32;
 
 /// The name diagnostics use for the flash store.
 pub const FLASH: &str = "flash";
@@ -810,6 +821,22 @@ mod tests {
         );
         assert_eq!(c.text("dyn_tftp_addr"), Some("10.0.0.9"));
         assert!(c.to_flash().values.is_empty());
+    }
+
+    #[test]
+    fn values_accepted_with_advice_survive_flash() {
+        // Found by the fuzzer: HST is accepted with a note and must come back from flash.
+        let mut c = Config::new(mac());
+        apply(
+            &mut c,
+            "SIPDefault.cnf",
+            FileRole::Default,
+            "time_zone: HST\npreferred_codec: g729\n",
+        );
+        let mut again = Config::new(mac());
+        assert!(again.apply_flash(&c.to_flash()).is_empty());
+        assert_eq!(again.text("time_zone"), Some("HST"));
+        assert_eq!(again.text("preferred_codec"), Some("g729a"));
     }
 
     #[test]

@@ -332,7 +332,10 @@ fn dnsmasq_serves_the_phone_too() {
 #[test]
 fn a_damaged_flash_is_reported_and_the_phone_still_provisions() {
     let root = tempfile::tempdir().unwrap();
-    write_tree(root.path(), &[("SIPDefault.cnf", "proxy1_address: 10.0.0.5\n")]);
+    write_tree(
+        root.path(),
+        &[("SIPDefault.cnf", "proxy1_address: 10.0.0.5\n")],
+    );
     let server = TftpServer::start("127.0.0.1", root.path());
     let mut p = phone(&server, &[]);
     p.start();

@@ -215,10 +215,11 @@ impl Phone {
         )
     }
 
-    pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            stop_child(&mut c);
-        }
+    /// SIGTERM to the simulator; returns how it ended (`None` if it was not running).
+    pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
+        let mut c = self.child.take()?;
+        stop_child(&mut c);
+        c.wait().ok()
     }
 
     /// Runs `phonectl --runtime RUNTIME ARGS...`.
@@ -272,8 +273,24 @@ impl Phone {
 
 impl Drop for Phone {
     fn drop(&mut self) {
-        self.stop();
+        let _ = self.stop();
     }
+}
+
+/// Processes whose command line mentions `needle` (to find leftovers of a stopped phone).
+pub fn processes_mentioning(needle: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+            if String::from_utf8_lossy(&cmdline).contains(needle) {
+                found.push(pid);
+            }
+        }
+    }
+    found
 }
 
 /// Runs `phonectl` without a phone (lint).

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use deskphone_e2e::{wait_for, write_tree, Guard, Phone, TftpServer};
+use deskphone_e2e::{processes_mentioning, wait_for, write_tree, Guard, Phone, TftpServer};
 use serde_json::Value;
 
 const MAC: &str = "00503EFFD842";
@@ -355,4 +355,28 @@ fn a_damaged_flash_is_reported_and_the_phone_still_provisions() {
     p.stop();
     p.start();
     assert!(!messages(&p.status()).contains("flash: error"));
+}
+
+#[test]
+fn the_simulator_stops_cleanly_on_sigterm() {
+    let root = tempfile::tempdir().unwrap();
+    write_tree(
+        root.path(),
+        &[("SIPDefault.cnf", "proxy1_address: 10.0.0.5\n")],
+    );
+    let server = TftpServer::start("127.0.0.1", root.path());
+    let mut p = phone(&server, &[]);
+    p.start();
+    let state = p.state.to_string_lossy().into_owned();
+    assert!(
+        !processes_mentioning(&state).is_empty(),
+        "provd runs with the phone's state directory"
+    );
+    let status = p.stop().expect("it was running");
+    assert!(status.success(), "deskphone-sim ended with {status}");
+    assert!(
+        processes_mentioning(&state).is_empty(),
+        "a service outlived the simulator"
+    );
+    assert!(p.log_text().contains("deskphone-sim: stopped"));
 }

@@ -8,6 +8,61 @@ fn mac() -> Mac {
     "00503EFFD842".parse().unwrap()
 }
 
+/// What a configuration stores in flash comes back unchanged and without complaint: the next
+/// boot starts where this one ended.
+fn flash_round_trip(c: &Config) -> Result<(), String> {
+    let flash = c.to_flash();
+    let read = FlashConfig::from_bytes(&flash.to_bytes())?;
+    let mut again = Config::new(mac());
+    let diags = again.apply_flash(&read);
+    if !diags.is_empty() {
+        return Err(format!(
+            "apply_flash refuses what to_flash stored: {diags:?}"
+        ));
+    }
+    if again.to_flash() != flash {
+        return Err("a configuration re-applied from flash stores something else".into());
+    }
+    Ok(())
+}
+
+/// The fuzzer's seeds, the inputs of failures it found among them, replayed on every test run.
+#[test]
+fn fuzz_seeds_replay() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz/seeds/cnf");
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let data = std::fs::read(&path).unwrap();
+        let mut c = Config::new(mac());
+        c.apply_file(
+            "SIPDefault.cnf",
+            FileRole::Default,
+            &parse("SIPDefault.cnf", &data),
+        );
+        c.check_consistency("SIPDefault.cnf", "SIPX.cnf");
+        flash_round_trip(&c).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let printable: Vec<(String, String)> = c
+            .to_flash()
+            .values
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_string()))
+            .collect();
+        let text = print(printable.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        if let Some(text) = text {
+            let p = parse("export.cnf", text.as_bytes());
+            assert!(
+                p.diagnostics.is_empty(),
+                "{}: {:?}",
+                path.display(),
+                p.diagnostics
+            );
+        }
+        n += 1;
+    }
+    assert!(n >= 5, "seeds missing in {dir}");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
@@ -36,10 +91,9 @@ proptest! {
         let _ = c.apply_file("SIPDefault.cnf", FileRole::Default, &p);
         let _ = c.check_consistency("SIPDefault.cnf", "SIPX.cnf");
         // Whatever was accepted survives a trip through flash unchanged.
-        let flash = c.to_flash();
-        let mut again = Config::new(mac());
-        prop_assert!(again.apply_flash(&FlashConfig::from_bytes(&flash.to_bytes()).unwrap()).is_empty());
-        prop_assert_eq!(again.to_flash(), flash);
+        if let Err(e) = flash_round_trip(&c) {
+            prop_assert!(false, "{}", e);
+        }
     }
 
     /// print then parse gives back the same keys and values.

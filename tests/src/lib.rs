@@ -240,6 +240,16 @@ impl Phone {
         serde_json::from_slice(&out.stdout).ok()
     }
 
+    /// `phonectl ARGS...`, which must succeed.
+    pub fn ok(&self, args: &[&str]) {
+        let out = self.phonectl(args);
+        assert!(
+            out.status.success(),
+            "phonectl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// `phonectl status --json`, which must succeed.
     pub fn status(&self) -> Value {
         let out = self.phonectl(&["status", "--json"]);
@@ -299,6 +309,14 @@ pub fn phonectl(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("running phonectl")
+}
+
+/// A temporary TFTP root holding `files`, served by tftpd-hpa on 127.0.0.1.
+pub fn serve_tree(files: &[(&str, &str)]) -> (tempfile::TempDir, TftpServer) {
+    let root = tempfile::tempdir().expect("tempdir");
+    write_tree(root.path(), files);
+    let server = TftpServer::start("127.0.0.1", root.path());
+    (root, server)
 }
 
 /// Writes `files` (path, contents) below `root`, creating directories.

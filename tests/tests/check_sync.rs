@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use deskphone_e2e::{wait_for, write_tree, Phone, TftpServer};
+use deskphone_e2e::{serve_tree, wait_for, write_tree, Phone, TftpServer};
 use serde_json::Value;
 
 const MAC: &str = "00503EFFD842";
@@ -41,7 +41,7 @@ fn same_sync_does_nothing_but_fetches_the_dial_plan_again() {
             "<DIALTEMPLATE><TEMPLATE MATCH=\"1...\"/><TEMPLATE MATCH=\"9.......\"/></DIALTEMPLATE>",
         )],
     );
-    assert!(p.phonectl(&["resync"]).status.success());
+    p.ok(&["resync"]);
     let s = resync_result(&p);
     let result = s["resync"]["last_result"].as_str().unwrap();
     assert!(result.contains("unchanged"), "{result}");
@@ -64,7 +64,7 @@ fn a_new_sync_value_reboots_once_and_is_remembered() {
 
     tree(root.path(), "2");
     let asked = Instant::now();
-    assert!(p.phonectl(&["resync"]).status.success());
+    p.ok(&["resync"]);
     assert_eq!(p.status()["resync"]["state"], "waiting_for_idle_phone");
     wait_for("the reboot", Duration::from_secs(30), || {
         (p.boots() == 2).then_some(())
@@ -77,7 +77,7 @@ fn a_new_sync_value_reboots_once_and_is_remembered() {
     assert_eq!(p.param("sync"), (Value::from("2"), "flash".into()));
 
     // The same syncinfo.xml again: nothing to do.
-    assert!(p.phonectl(&["resync"]).status.success());
+    p.ok(&["resync"]);
     let s = resync_result(&p);
     assert!(s["resync"]["last_result"]
         .as_str()
@@ -94,13 +94,13 @@ fn a_busy_phone_waits_until_it_has_been_idle() {
     let addr = server.addr.to_string();
     let mut p = Phone::new(MAC, &["--tftp", &addr, "--resync-idle-secs", "1"]);
     p.start();
-    assert!(p.phonectl(&["activity", "busy"]).status.success());
-    assert!(p.phonectl(&["resync"]).status.success());
+    p.ok(&["activity", "busy"]);
+    p.ok(&["resync"]);
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(p.boots(), 1, "rebooted during a call");
     assert_eq!(p.status()["resync"]["state"], "waiting_for_idle_phone");
     let idle = Instant::now();
-    assert!(p.phonectl(&["activity", "idle"]).status.success());
+    p.ok(&["activity", "idle"]);
     wait_for("the reboot", Duration::from_secs(30), || {
         (p.boots() == 2).then_some(())
     });
@@ -109,22 +109,17 @@ fn a_busy_phone_waits_until_it_has_been_idle() {
 
 #[test]
 fn syncinfo_for_another_image_only_is_ignored() {
-    let root = tempfile::tempdir().unwrap();
-    write_tree(
-        root.path(),
-        &[
-            ("SIPDefault.cnf", "proxy1_address: 10.0.0.5\n"),
-            (
-                "syncinfo.xml",
-                "<IMAGE VERSION=\"other-image\" SYNC=\"7\"/>\n",
-            ),
-        ],
-    );
-    let server = TftpServer::start("127.0.0.1", root.path());
+    let (_root, server) = serve_tree(&[
+        ("SIPDefault.cnf", "proxy1_address: 10.0.0.5\n"),
+        (
+            "syncinfo.xml",
+            "<IMAGE VERSION=\"other-image\" SYNC=\"7\"/>\n",
+        ),
+    ]);
     let addr = server.addr.to_string();
     let mut p = Phone::new(MAC, &["--tftp", &addr, "--resync-idle-secs", "1"]);
     p.start();
-    assert!(p.phonectl(&["resync"]).status.success());
+    p.ok(&["resync"]);
     let s = resync_result(&p);
     assert!(
         s["resync"]["last_result"]

@@ -1,6 +1,6 @@
 //! `phonectl lint`: the contract administrators' scripts rely on.
 
-use deskphone_e2e::{phonectl, workspace, write_tree, Phone, TftpServer};
+use deskphone_e2e::{phonectl, serve_tree, workspace, write_tree, Phone};
 use serde_json::Value;
 
 fn lint_json(root: &std::path::Path, mac: &str, extra: &[&str]) -> (i32, Value) {
@@ -166,15 +166,10 @@ fn exit_status_distinguishes_usable_unusable_and_usage() {
 
 #[test]
 fn lint_starts_from_a_phones_flash() {
-    let root = tempfile::tempdir().unwrap();
-    write_tree(
-        root.path(),
-        &[
-            ("SIPDefault.cnf", "proxy1_address: 10.0.0.5\n"),
-            ("SIP00503EFFD842.cnf", "line1_name: 43\n"),
-        ],
-    );
-    let server = TftpServer::start("127.0.0.1", root.path());
+    let (root, server) = serve_tree(&[
+        ("SIPDefault.cnf", "proxy1_address: 10.0.0.5\n"),
+        ("SIP00503EFFD842.cnf", "line1_name: 43\n"),
+    ]);
     let addr = server.addr.to_string();
     let mut p = Phone::new("00503EFFD842", &["--tftp", &addr]);
     p.start();

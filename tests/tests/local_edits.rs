@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use deskphone_e2e::{wait_for, write_tree, Phone, TftpServer};
+use deskphone_e2e::{serve_tree, wait_for, Phone};
 use deskphone_ipc::client::{Client, Provd};
 use deskphone_ipc::provd::{Event, Reply, Request};
 use deskphone_ipc::RuntimeDir;
@@ -12,7 +12,7 @@ const MAC: &str = "00503EFFD842";
 
 fn reboot(p: &Phone) {
     let before = p.boots();
-    assert!(p.phonectl(&["reboot"]).status.success());
+    p.ok(&["reboot"]);
     wait_for("the reboot", Duration::from_secs(30), || {
         (p.boots() > before).then_some(())
     });
@@ -21,18 +21,13 @@ fn reboot(p: &Phone) {
 
 #[test]
 fn edits_need_the_password_persist_and_yield_to_the_files_after_a_reboot() {
-    let root = tempfile::tempdir().unwrap();
-    write_tree(
-        root.path(),
-        &[
-            (
-                "SIPDefault.cnf",
-                "proxy1_address: 10.0.0.5\nphone_password: s3cret\n",
-            ),
-            ("SIP00503EFFD842.cnf", "phone_label: FromFile\n"),
-        ],
-    );
-    let server = TftpServer::start("127.0.0.1", root.path());
+    let (_root, server) = serve_tree(&[
+        (
+            "SIPDefault.cnf",
+            "proxy1_address: 10.0.0.5\nphone_password: s3cret\n",
+        ),
+        ("SIP00503EFFD842.cnf", "phone_label: FromFile\n"),
+    ]);
     let addr = server.addr.to_string();
     let mut p = Phone::new(MAC, &["--tftp", &addr]);
     p.start();
@@ -44,16 +39,10 @@ fn edits_need_the_password_persist_and_yield_to_the_files_after_a_reboot() {
     assert_eq!(wrong.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("wrong password"));
 
-    assert!(p
-        .phonectl(&["set", "messages_uri", "9000", "--password", "s3cret"])
-        .status
-        .success());
-    assert!(p
-        .phonectl(&["set", "phone_label", "Local", "--password", "s3cret"])
-        .status
-        .success());
+    p.ok(&["set", "messages_uri", "9000", "--password", "s3cret"]);
+    p.ok(&["set", "phone_label", "Local", "--password", "s3cret"]);
     // Call preferences at 0/1 need no unlocking.
-    assert!(p.phonectl(&["set", "dnd_control", "1"]).status.success());
+    p.ok(&["set", "dnd_control", "1"]);
     assert_eq!(
         p.param("messages_uri"),
         (Value::from("9000"), "flash".into())
@@ -76,21 +65,13 @@ fn edits_need_the_password_persist_and_yield_to_the_files_after_a_reboot() {
     );
 
     // Erasing a SIP setting returns it to its default.
-    assert!(p
-        .phonectl(&["set", "messages_uri", "--password", "s3cret"])
-        .status
-        .success());
+    p.ok(&["set", "messages_uri", "--password", "s3cret"]);
     assert_eq!(p.param("messages_uri"), (Value::Null, "default".into()));
 }
 
 #[test]
 fn static_addressing_and_erase_configuration() {
-    let root = tempfile::tempdir().unwrap();
-    write_tree(
-        root.path(),
-        &[("SIPDefault.cnf", "proxy1_address: 10.0.0.5\n")],
-    );
-    let server = TftpServer::start("127.0.0.1", root.path());
+    let (_root, server) = serve_tree(&[("SIPDefault.cnf", "proxy1_address: 10.0.0.5\n")]);
     let addr = server.addr.to_string();
     let mut p = Phone::new(MAC, &["--tftp", &addr]);
     p.start();
@@ -99,33 +80,19 @@ fn static_addressing_and_erase_configuration() {
         String::from_utf8_lossy(&refused.stderr).contains("DHCP"),
         "{refused:?}"
     );
-    assert!(p
-        .phonectl(&["set", "dhcp_enabled", "0", "--password", "cisco"])
-        .status
-        .success());
-    assert!(p
-        .phonectl(&["set", "ip_address", "10.1.1.10", "--password", "cisco"])
-        .status
-        .success());
+    p.ok(&["set", "dhcp_enabled", "0", "--password", "cisco"]);
+    p.ok(&["set", "ip_address", "10.1.1.10", "--password", "cisco"]);
     reboot(&p);
     assert_eq!(p.param("dhcp_enabled"), (Value::from(0), "flash".into()));
     assert_eq!(p.param("ip_address").0, "10.1.1.10");
-    assert!(p
-        .phonectl(&["erase", "network", "--password", "cisco"])
-        .status
-        .success());
+    p.ok(&["erase", "network", "--password", "cisco"]);
     assert_eq!(p.param("dhcp_enabled"), (Value::from(1), "default".into()));
     assert_eq!(p.param("ip_address").0, Value::Null);
 }
 
 #[test]
 fn subscribers_see_changes_and_the_protocol_version_is_checked() {
-    let root = tempfile::tempdir().unwrap();
-    write_tree(
-        root.path(),
-        &[("SIPDefault.cnf", "proxy1_address: 10.0.0.5\n")],
-    );
-    let server = TftpServer::start("127.0.0.1", root.path());
+    let (_root, server) = serve_tree(&[("SIPDefault.cnf", "proxy1_address: 10.0.0.5\n")]);
     let addr = server.addr.to_string();
     let mut p = Phone::new(MAC, &["--tftp", &addr]);
     p.start();

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use deskphone_e2e::{processes_mentioning, wait_for, write_tree, Guard, Phone, TftpServer};
+use deskphone_e2e::{
+    processes_mentioning, serve_tree, wait_for, write_tree, Guard, Phone, TftpServer,
+};
 use serde_json::Value;
 
 const MAC: &str = "00503EFFD842";
@@ -48,16 +50,11 @@ fn messages(status: &Value) -> String {
 
 #[test]
 fn provisions_from_tftpd_with_precedence_and_sources() {
-    let root = tempfile::tempdir().unwrap();
-    write_tree(
-        root.path(),
-        &[
+    let (_root, server) = serve_tree(&[
             ("SIPDefault.cnf", "image_version: deskphone-test\nproxy1_address: 10.0.0.5\ntimer_t1: 600\nmessages_uri: 8000\nphone_label: Everyone\n"),
             (PHONE_FILE, "line1_name: 43\nphone_label: \"Front desk\"\ntimer_t1: 700\n"),
             ("dialplan.xml", "<DIALTEMPLATE><TEMPLATE MATCH=\"1...\" Timeout=\"0\"/></DIALTEMPLATE>"),
-        ],
-    );
-    let server = TftpServer::start("127.0.0.1", root.path());
+        ]);
     let mut p = phone(&server, &["--firmware-version", "deskphone-test"]);
     p.start();
     let s = p.status();
@@ -92,15 +89,10 @@ fn provisions_from_tftpd_with_precedence_and_sources() {
 
 #[test]
 fn bad_lines_become_status_messages_and_never_stop_the_phone() {
-    let root = tempfile::tempdir().unwrap();
-    write_tree(
-        root.path(),
-        &[(
-            "SIPDefault.cnf",
-            "proxy1_address: 10.0.0.5\nvoip_control_port: 80\nthis is not a line\n\x00",
-        )],
-    );
-    let server = TftpServer::start("127.0.0.1", root.path());
+    let (root, server) = serve_tree(&[(
+        "SIPDefault.cnf",
+        "proxy1_address: 10.0.0.5\nvoip_control_port: 80\nthis is not a line\n\x00",
+    )]);
     let mut p = phone(&server, &[]);
     p.start();
     let s = p.status();
@@ -122,7 +114,7 @@ fn bad_lines_become_status_messages_and_never_stop_the_phone() {
             "proxy1_address: 10.0.0.5\nvoip_control_port: 80\nthis is not a line\n",
         )],
     );
-    assert!(p.phonectl(&["reboot"]).status.success());
+    p.ok(&["reboot"]);
     wait_for("the reboot", Duration::from_secs(30), || {
         (p.boots() == 2).then_some(())
     });
@@ -138,18 +130,13 @@ fn bad_lines_become_status_messages_and_never_stop_the_phone() {
 
 #[test]
 fn a_server_that_goes_away_leaves_the_last_good_configuration_in_flash() {
-    let root = tempfile::tempdir().unwrap();
-    write_tree(
-        root.path(),
-        &[
-            (
-                "SIPDefault.cnf",
-                "proxy1_address: 10.0.0.5\nmessages_uri: 8000\n",
-            ),
-            (PHONE_FILE, "line1_name: 43\n"),
-        ],
-    );
-    let mut server = TftpServer::start("127.0.0.1", root.path());
+    let (root, mut server) = serve_tree(&[
+        (
+            "SIPDefault.cnf",
+            "proxy1_address: 10.0.0.5\nmessages_uri: 8000\n",
+        ),
+        (PHONE_FILE, "line1_name: 43\n"),
+    ]);
     let mut p = phone(&server, &[]);
     p.start();
     assert_eq!(
@@ -194,12 +181,7 @@ fn a_server_that_goes_away_leaves_the_last_good_configuration_in_flash() {
 
 #[test]
 fn missing_phone_file_and_a_tftp_cfg_dir_tree() {
-    let root = tempfile::tempdir().unwrap();
-    write_tree(
-        root.path(),
-        &[("SIPDefault.cnf", "proxy1_address: 10.0.0.5\n")],
-    );
-    let server = TftpServer::start("127.0.0.1", root.path());
+    let (root, server) = serve_tree(&[("SIPDefault.cnf", "proxy1_address: 10.0.0.5\n")]);
     let mut p = phone(&server, &[]);
     p.start();
     let s = p.status();
@@ -331,12 +313,7 @@ fn dnsmasq_serves_the_phone_too() {
 
 #[test]
 fn a_damaged_flash_is_reported_and_the_phone_still_provisions() {
-    let root = tempfile::tempdir().unwrap();
-    write_tree(
-        root.path(),
-        &[("SIPDefault.cnf", "proxy1_address: 10.0.0.5\n")],
-    );
-    let server = TftpServer::start("127.0.0.1", root.path());
+    let (_root, server) = serve_tree(&[("SIPDefault.cnf", "proxy1_address: 10.0.0.5\n")]);
     let mut p = phone(&server, &[]);
     p.start();
     p.stop();
@@ -359,12 +336,7 @@ fn a_damaged_flash_is_reported_and_the_phone_still_provisions() {
 
 #[test]
 fn the_simulator_stops_cleanly_on_sigterm() {
-    let root = tempfile::tempdir().unwrap();
-    write_tree(
-        root.path(),
-        &[("SIPDefault.cnf", "proxy1_address: 10.0.0.5\n")],
-    );
-    let server = TftpServer::start("127.0.0.1", root.path());
+    let (_root, server) = serve_tree(&[("SIPDefault.cnf", "proxy1_address: 10.0.0.5\n")]);
     let mut p = phone(&server, &[]);
     p.start();
     let state = p.state.to_string_lossy().into_owned();

@@ -5,16 +5,10 @@ use std::os::unix::net::UnixDatagram;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use deskphone_e2e::{bin_dir, wait_for, write_tree, Guard, TftpServer};
+use deskphone_e2e::{bin_dir, serve_tree, wait_for, Guard, TftpServer};
 
 fn tree() -> (tempfile::TempDir, TftpServer) {
-    let root = tempfile::tempdir().unwrap();
-    write_tree(
-        root.path(),
-        &[("SIPDefault.cnf", "proxy1_address: 10.0.0.5\n")],
-    );
-    let server = TftpServer::start("127.0.0.1", root.path());
-    (root, server)
+    serve_tree(&[("SIPDefault.cnf", "proxy1_address: 10.0.0.5\n")])
 }
 
 #[test]

@@ -19,46 +19,30 @@ pub fn parse_syncinfo(file: &str, data: &[u8]) -> (Vec<SyncEntry>, Vec<Diagnosti
     let mut entries = Vec::new();
     let mut diags = Vec::new();
     let text = straighten_quotes(file, data, &mut diags);
-    let mut reader = Reader::from_str(&text);
-    loop {
-        match reader.read_event() {
-            Ok(Event::Start(e)) | Ok(Event::Empty(e))
-                if e.name().as_ref().eq_ignore_ascii_case(b"IMAGE") =>
-            {
-                let line = line_at(&text, reader.buffer_position() as usize);
-                let version = attr(&e, "VERSION");
-                let sync = attr(&e, "SYNC");
-                match (version, sync) {
-                    (Some(version), Some(sync)) => {
-                        if sync.chars().count() > 32 {
-                            diags.push(Diagnostic::warning(
-                                file,
-                                line,
-                                "SYNC is longer than 32 characters",
-                            ));
-                        }
-                        entries.push(SyncEntry { version, sync });
-                    }
-                    _ => diags.push(Diagnostic::warning(
+    let mut problems = Vec::new();
+    walk_elements(file, &text, &mut diags, |e, line| {
+        if !e.name().as_ref().eq_ignore_ascii_case(b"IMAGE") {
+            return;
+        }
+        match (attr(e, "VERSION"), attr(e, "SYNC")) {
+            (Some(version), Some(sync)) => {
+                if sync.chars().count() > 32 {
+                    problems.push(Diagnostic::warning(
                         file,
                         line,
-                        "IMAGE needs both VERSION and SYNC; entry ignored",
-                    )),
+                        "SYNC is longer than 32 characters",
+                    ));
                 }
+                entries.push(SyncEntry { version, sync });
             }
-            Ok(Event::Eof) => break,
-            Err(e) => {
-                let line = line_at(&text, reader.error_position() as usize);
-                diags.push(Diagnostic::warning(
-                    file,
-                    line,
-                    format!("not well-formed XML: {e}; the rest is ignored"),
-                ));
-                break;
-            }
-            Ok(_) => {}
+            _ => problems.push(Diagnostic::warning(
+                file,
+                line,
+                "IMAGE needs both VERSION and SYNC; entry ignored",
+            )),
         }
-    }
+    });
+    diags.extend(problems);
     if entries.is_empty() {
         diags.push(Diagnostic::warning(
             file,
@@ -115,38 +99,60 @@ pub fn decide_sync(
 pub fn check_dialplan(file: &str, data: &[u8]) -> (usize, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let text = straighten_quotes(file, data, &mut diags);
-    let mut reader = Reader::from_str(&text);
     let mut rules = 0;
     let mut root_seen = false;
+    let mut problems = Vec::new();
+    walk_elements(file, &text, &mut diags, |e, line| {
+        let name = e.name().as_ref().to_ascii_uppercase();
+        if !root_seen {
+            root_seen = true;
+            if name != b"DIALTEMPLATE" {
+                problems.push(Diagnostic::warning(
+                    file,
+                    line,
+                    "the root element should be <DIALTEMPLATE>",
+                ));
+            }
+        } else if name == b"TEMPLATE" {
+            if attr(e, "MATCH").is_some() {
+                rules += 1;
+            } else {
+                problems.push(Diagnostic::warning(
+                    file,
+                    line,
+                    "TEMPLATE without MATCH; rule ignored",
+                ));
+            }
+        }
+    });
+    diags.extend(problems);
+    if rules == 0 {
+        diags.push(Diagnostic::warning(
+            file,
+            0,
+            "no TEMPLATE rule: every number waits for the inter-digit timeout",
+        ));
+    }
+    (rules, diags)
+}
+
+/// Calls `f` with every start or empty element and its line; XML that is not well-formed ends
+/// the walk with a warning (what came before it still counts).
+fn walk_elements(
+    file: &str,
+    text: &str,
+    diags: &mut Vec<Diagnostic>,
+    mut f: impl FnMut(&BytesStart<'_>, u32),
+) {
+    let mut reader = Reader::from_str(text);
     loop {
         match reader.read_event() {
             Ok(Event::Start(e)) | Ok(Event::Empty(e)) => {
-                let line = line_at(&text, reader.buffer_position() as usize);
-                let name = e.name().as_ref().to_ascii_uppercase();
-                if !root_seen {
-                    root_seen = true;
-                    if name != b"DIALTEMPLATE" {
-                        diags.push(Diagnostic::warning(
-                            file,
-                            line,
-                            "the root element should be <DIALTEMPLATE>",
-                        ));
-                    }
-                } else if name == b"TEMPLATE" {
-                    if attr(&e, "MATCH").is_some() {
-                        rules += 1;
-                    } else {
-                        diags.push(Diagnostic::warning(
-                            file,
-                            line,
-                            "TEMPLATE without MATCH; rule ignored",
-                        ));
-                    }
-                }
+                f(&e, line_at(text, reader.buffer_position() as usize))
             }
             Ok(Event::Eof) => break,
             Err(e) => {
-                let line = line_at(&text, reader.error_position() as usize);
+                let line = line_at(text, reader.error_position() as usize);
                 diags.push(Diagnostic::warning(
                     file,
                     line,
@@ -157,14 +163,6 @@ pub fn check_dialplan(file: &str, data: &[u8]) -> (usize, Vec<Diagnostic>) {
             Ok(_) => {}
         }
     }
-    if rules == 0 {
-        diags.push(Diagnostic::warning(
-            file,
-            0,
-            "no TEMPLATE rule: every number waits for the inter-digit timeout",
-        ));
-    }
-    (rules, diags)
 }
 
 fn attr(e: &BytesStart<'_>, name: &str) -> Option<String> {

@@ -65,7 +65,7 @@ fn the_sample_tree_lints_clean_with_the_documented_shape() {
     assert!(
         diags
             .iter()
-            .all(|d| d["file"].as_str().unwrap().ends_with(".raucb")),
+            .all(|d| d["file"].as_str().unwrap().ends_with(".bin")),
         "{diags:#?}"
     );
     for d in diags {

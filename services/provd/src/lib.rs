@@ -25,7 +25,8 @@ pub const BUILT_IN_FIRMWARE_VERSION: &str = concat!("deskphone-", env!("CARGO_PK
 /// Where the image records the version of the firmware it carries.
 pub const FIRMWARE_VERSION_FILE: &str = "/etc/deskphone/image_version";
 
-/// The firmware bundle an `image_version` names on the TFTP server.
+/// The firmware bundle an `image_version` names on the TFTP server (a signed RAUC bundle
+/// under the name a Cisco phone would fetch).
 pub fn bundle_file_name(image_version: &str) -> String {
-    format!("{image_version}.raucb")
+    format!("{image_version}.bin")
 }

@@ -21,6 +21,44 @@ pub async fn fetch(
     filename: &str,
     config: &ClientConfig,
 ) -> Result<Vec<u8>, TftpError> {
+    drive(server, filename, config, |_| Ok(())).await
+}
+
+/// Fetches `filename` into `dest` as it arrives (for files too large to hold in memory, such
+/// as firmware bundles). `progress` is told the bytes received and the announced size.
+/// On error `dest` holds a partial file; the caller removes it.
+pub async fn fetch_to_file(
+    server: SocketAddr,
+    filename: &str,
+    config: &ClientConfig,
+    dest: &std::path::Path,
+    mut progress: impl FnMut(u64, Option<u64>),
+) -> Result<u64, TftpError> {
+    use std::io::Write as _;
+    let mut file = std::io::BufWriter::new(std::fs::File::create(dest)?);
+    let rest = drive(server, filename, config, |t: &mut Transfer| {
+        let chunk = t.take_data();
+        if !chunk.is_empty() {
+            file.write_all(&chunk)?;
+            progress(t.received(), t.tsize());
+        }
+        Ok(())
+    })
+    .await?;
+    file.write_all(&rest)?;
+    let mut file = file.into_inner().map_err(|e| e.into_error())?;
+    file.flush()?;
+    file.sync_all()?;
+    Ok(file.metadata()?.len())
+}
+
+/// The run loop; `after_datagram` sees the transfer after each received datagram.
+async fn drive(
+    server: SocketAddr,
+    filename: &str,
+    config: &ClientConfig,
+    mut after_datagram: impl FnMut(&mut Transfer) -> Result<(), std::io::Error>,
+) -> Result<Vec<u8>, TftpError> {
     let local: SocketAddr = match server {
         SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
         SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
@@ -48,6 +86,7 @@ pub async fn fetch(
             received = socket.recv_from(&mut buf) => {
                 let (n, from) = received?;
                 transfer.handle_datagram(Instant::now(), from, &buf[..n]);
+                after_datagram(&mut transfer)?;
             }
             () = tokio::time::sleep_until(deadline.into()) => {
                 transfer.handle_timeout(Instant::now());

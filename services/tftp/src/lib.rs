@@ -97,7 +97,7 @@ mod transfer;
 
 use std::time::Duration;
 
-pub use client::fetch;
+pub use client::{fetch, fetch_to_file};
 pub use transfer::{Peer, Transfer, Transmit};
 
 /// Settings of one transfer.

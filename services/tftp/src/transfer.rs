@@ -65,7 +65,10 @@ pub struct Transfer {
     oack_accepted: bool,
     blksize: usize,
     tsize: Option<u64>,
+    /// Received bytes not yet taken with [`Transfer::take_data`].
     data: Vec<u8>,
+    /// All bytes received, taken or not.
+    total: u64,
     next_block: u16,
     last_acked: Option<u16>,
     /// The packet resent on timeout: the RRQ, then the latest ACK.
@@ -101,6 +104,7 @@ impl Transfer {
             blksize: CLASSIC_BLKSIZE,
             tsize: None,
             data: Vec::new(),
+            total: 0,
             next_block: 1,
             last_acked: None,
             last_sent: None,
@@ -155,7 +159,13 @@ impl Transfer {
 
     /// Bytes received so far.
     pub fn received(&self) -> u64 {
-        self.data.len() as u64
+        self.total
+    }
+
+    /// Takes the bytes received so far, so that a large file (a firmware bundle) can go to
+    /// disk as it arrives; the outcome then holds only the rest.
+    pub fn take_data(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.data)
     }
 
     /// Feeds the time; retransmits the last packet if the deadline has passed,
@@ -324,10 +334,11 @@ impl Transfer {
                 Some((code::ILLEGAL_OPERATION, "Block larger than blksize")),
             );
         }
-        if (self.data.len() + payload.len()) as u64 > self.config.max_size {
+        if self.total + payload.len() as u64 > self.config.max_size {
             return self.too_large();
         }
         self.data.extend_from_slice(payload);
+        self.total += payload.len() as u64;
         self.send_to_peer(packet::ack(block));
         self.last_acked = Some(block);
         // RFC 1350 numbers are 16 bits; like tftpd-hpa we roll over to 0.
@@ -338,10 +349,10 @@ impl Transfer {
         }
         // A short block ends the transfer; the server has it ACKed either way.
         match self.tsize {
-            Some(size) if size != self.data.len() as u64 => self.fail(
+            Some(size) if size != self.total => self.fail(
                 TftpError::Protocol(format!(
                     "server announced {size} bytes but sent {}",
-                    self.data.len()
+                    self.total
                 )),
                 None,
             ),

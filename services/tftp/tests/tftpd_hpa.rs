@@ -93,6 +93,45 @@ async fn large_file_integrity() {
 }
 
 #[tokio::test]
+async fn large_file_streamed_to_disk_with_progress() {
+    let tree = Tree::new();
+    // Above the in-memory default limit: only the streaming path may take it.
+    let file = random_bytes(17 * 1024 * 1024 + 5, 6);
+    tree.put("deskphone-1.2.3.bin", &file);
+    let server = Server::tftpd_hpa(tree.path(), &[]);
+    let config = ClientConfig {
+        max_size: 64 * 1024 * 1024,
+        ..ClientConfig::default()
+    };
+    let dest = tree.path().join("downloaded");
+    let mut seen = Vec::new();
+    let n = tokio::time::timeout(
+        Duration::from_secs(120),
+        deskphone_tftp::fetch_to_file(
+            server.addr,
+            "deskphone-1.2.3.bin",
+            &config,
+            &dest,
+            |got, total| seen.push((got, total)),
+        ),
+    )
+    .await
+    .expect("fetch_to_file did not finish within 120 s")
+    .unwrap();
+    assert_eq!(n, file.len() as u64);
+    assert!(std::fs::read(&dest).unwrap() == file, "contents differ");
+    assert!(seen.len() > 100, "progress is reported as data arrives");
+    assert!(
+        seen.windows(2).all(|w| w[0].0 < w[1].0),
+        "progress only grows"
+    );
+    assert!(seen.iter().all(|(_, t)| *t == Some(file.len() as u64)));
+    // The default limit still refuses it in memory.
+    let r = fetch_bounded(server.addr, "deskphone-1.2.3.bin", &ClientConfig::default()).await;
+    assert!(matches!(r, Err(TftpError::TooLarge { .. })), "{r:?}");
+}
+
+#[tokio::test]
 async fn block_number_rollover() {
     // 8-byte blocks: more than 65536 of them forces the block number past 65535.
     let tree = Tree::new();

@@ -68,7 +68,8 @@ fn provisions_from_tftpd_with_precedence_and_sources() {
             ("dialplan.xml".into(), true)
         ]
     );
-    assert_eq!(s["provisioning"]["firmware_update"], "up to date");
+    assert_eq!(s["firmware"]["state"], "up_to_date");
+    assert_eq!(s["firmware"]["running"], "deskphone-test");
     assert_eq!(
         p.param("timer_t1"),
         (Value::from(700), format!("{PHONE_FILE}:3"))
@@ -351,4 +352,21 @@ fn the_simulator_stops_cleanly_on_sigterm() {
         "a service outlived the simulator"
     );
     assert!(p.log_text().contains("deskphone-sim: stopped"));
+}
+
+#[test]
+fn a_new_image_version_is_reported_where_there_is_no_second_slot() {
+    let (_root, server) = serve_tree(&[(
+        "SIPDefault.cnf",
+        "proxy1_address: 10.0.0.5\nimage_version: deskphone-9.9.9\n",
+    )]);
+    let mut p = phone(&server, &["--firmware-version", "deskphone-1.0.0"]);
+    p.start();
+    let s = p.status();
+    let fw = &s["firmware"];
+    assert_eq!(fw["running"], "deskphone-1.0.0");
+    assert_eq!(fw["wanted"], "deskphone-9.9.9");
+    assert_eq!(fw["state"], "unsupported", "{fw}");
+    assert!(messages(&s).contains("deskphone-9.9.9 differs from the running deskphone-1.0.0"));
+    assert_eq!(p.boots(), 1);
 }

@@ -94,6 +94,7 @@ pub struct Status {
     pub versions: Versions,
     pub mac: String,
     pub provisioning: Provisioning,
+    pub firmware: FirmwareStatus,
     pub resync: ResyncStatus,
     /// `{NAME: {"value": V, "source": S}}` for every parameter, secrets masked.
     pub configuration: serde_json::Map<String, serde_json::Value>,
@@ -122,9 +123,23 @@ pub struct Provisioning {
     pub files: Vec<FileStatus>,
     /// RFC 3339 time of the last provisioning attempt.
     pub last_attempt: Option<String>,
-    /// What the configuration asks for, and what happens about it.
+    /// The `image_version` the configuration asks for.
     pub image_version: Option<String>,
-    pub firmware_update: String,
+}
+
+/// The firmware: what runs, what the configuration wants, and where an update stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FirmwareStatus {
+    pub running: String,
+    pub wanted: Option<String>,
+    /// `not_configured`, `up_to_date`, `unsupported` (no A/B slots: the simulator),
+    /// `downloading`, `verifying`, `installing`, `rebooting`, `refused`, `unavailable`
+    /// (the bundle could not be fetched), `skipped` (this version failed here before),
+    /// `failed`.
+    pub state: String,
+    /// Download or installation progress.
+    pub progress_percent: Option<u8>,
+    pub message: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -256,9 +256,15 @@ fn print_status(s: &serde_json::Value) {
             println!("  {:<30} {found}", f["name"].as_str().unwrap_or("?"));
         }
     }
+    let fw = &s["firmware"];
+    let progress = fw["progress_percent"]
+        .as_u64()
+        .map(|p| format!(" {p} %"))
+        .unwrap_or_default();
     println!(
-        "Firmware update  {}",
-        p["firmware_update"].as_str().unwrap_or("?")
+        "Firmware update  {}{progress}: {}",
+        fw["state"].as_str().unwrap_or("?"),
+        fw["message"].as_str().unwrap_or("")
     );
     println!(
         "Check-sync       {} (sync {})",

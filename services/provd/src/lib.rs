@@ -12,6 +12,7 @@
 
 pub mod cycle;
 pub mod files;
+pub mod firmware;
 pub mod lint;
 pub mod provision;
 pub mod resync;

@@ -8,8 +8,9 @@ use anyhow::Context as _;
 use clap::Parser;
 use deskphone_config::Mac;
 use deskphone_ipc::RuntimeDir;
+use deskphone_provd::firmware::Rauc;
 use deskphone_provd::servers::{DhcpTftp, TFTP_PORT};
-use deskphone_provd::service::{run, Options, RebootAction};
+use deskphone_provd::service::{run, Installer, Options, RebootAction};
 use deskphone_provd::source::FileSource;
 use deskphone_tftp::ClientConfig;
 
@@ -49,6 +50,15 @@ struct Args {
     /// Seconds of idle phone before a check-sync reads syncinfo.xml (the guide: 20).
     #[arg(long, default_value_t = 20)]
     resync_idle_secs: u64,
+    /// Install firmware bundles with RAUC when image_version changes (A/B images).
+    #[arg(long)]
+    rauc: bool,
+    /// Keyring to verify bundles with (default: RAUC's system configuration).
+    #[arg(long, requires = "rauc")]
+    rauc_keyring: Option<PathBuf>,
+    /// This phone's RAUC compatible string (default: read from /etc/rauc/system.conf).
+    #[arg(long, requires = "rauc")]
+    compatible: Option<String>,
     /// TFTP retransmission timeout, milliseconds.
     #[arg(long, default_value_t = 1000)]
     tftp_timeout_ms: u64,
@@ -96,6 +106,14 @@ fn interface_mac() -> anyhow::Result<Mac> {
         }
     }
     anyhow::bail!("no network interface with a MAC address; pass --mac")
+}
+
+/// `compatible=` of RAUC's system configuration.
+fn system_compatible() -> Option<String> {
+    let conf = std::fs::read_to_string("/etc/rauc/system.conf").ok()?;
+    conf.lines()
+        .find_map(|l| l.trim().strip_prefix("compatible="))
+        .map(|c| c.trim().to_string())
 }
 
 fn init_logging() {
@@ -167,6 +185,13 @@ fn real_main(args: Args) -> anyhow::Result<i32> {
         firmware_version,
         reboot,
         idle_wait: Duration::from_secs(args.resync_idle_secs),
+        installer: args.rauc.then(|| Installer {
+            rauc: Rauc {
+                keyring: args.rauc_keyring.clone(),
+                ..Rauc::default()
+            },
+            compatible: args.compatible.clone().or_else(system_compatible),
+        }),
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

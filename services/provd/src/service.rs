@@ -11,7 +11,8 @@ use deskphone_config::table::lookup;
 use deskphone_config::{edit, Config, Diagnostic, Mac, Value};
 use deskphone_flash::FlashStore;
 use deskphone_ipc::provd::{
-    Event, FileStatus, Provisioning, Reply, Request, ResyncStatus, Status, StatusMessage, Versions,
+    Event, FileStatus, FirmwareStatus, Provisioning, Reply, Request, ResyncStatus, Status,
+    StatusMessage, Versions,
 };
 use deskphone_ipc::{
     read_frame, write_frame, FrameError, RuntimeDir, ServerFrame, Service, PROTOCOL_VERSION,
@@ -21,6 +22,10 @@ use tokio::sync::{mpsc, Notify};
 
 use crate::cycle::{Cycle, Fetched, Outcome};
 use crate::files::{check_dialplan, decide_sync, parse_syncinfo, SyncDecision};
+use crate::firmware::{
+    boot_verdict, check_bundle, plan, BootVerdict, FirmwareRecord, Pending, Plan, Rauc,
+    RECORD_ENTRY,
+};
 use crate::provision::{load_flash, run_cycle, save_flash, save_last_good, LAST_DIALPLAN_ENTRY};
 use crate::resync::ResyncTimer;
 use crate::servers::{tftp_candidates, DhcpTftp};
@@ -45,6 +50,16 @@ pub struct Options {
     pub firmware_version: String,
     pub reboot: RebootAction,
     pub idle_wait: Duration,
+    /// How firmware is installed; `None` where there are no A/B slots (the simulator).
+    pub installer: Option<Installer>,
+}
+
+/// Installs firmware bundles.
+#[derive(Debug, Clone)]
+pub struct Installer {
+    pub rauc: Rauc,
+    /// This phone's RAUC `compatible`, checked before installing for a clear message.
+    pub compatible: Option<String>,
 }
 
 const MAX_MESSAGES: usize = 100;
@@ -63,6 +78,8 @@ struct State {
     messages: VecDeque<StatusMessage>,
     resync: ResyncTimer,
     last_resync: Option<String>,
+    firmware: FirmwareStatus,
+    record: FirmwareRecord,
     subscribers: Vec<mpsc::UnboundedSender<Event>>,
 }
 
@@ -128,6 +145,7 @@ impl State {
             },
             mac: self.opts.mac.to_string(),
             provisioning: self.provisioning.clone(),
+            firmware: self.firmware.clone(),
             resync: ResyncStatus {
                 state: self.resync.state().name().to_string(),
                 sync: self.config.text("sync").map(str::to_string),
@@ -179,14 +197,7 @@ impl State {
         self.server = outcome.server;
         self.diagnostics = outcome.diagnostics.clone();
         let image = self.config.text("image_version").map(str::to_string);
-        let firmware_update = match &image {
-            None => "no image_version configured; keeping the running firmware".to_string(),
-            Some(v) if *v == self.opts.firmware_version => "up to date".to_string(),
-            Some(v) => format!(
-                "image_version {v} differs from the running {}; firmware updates are not implemented yet, keeping the running firmware",
-                self.opts.firmware_version
-            ),
-        };
+        self.firmware.wanted = image.clone();
         self.provisioning = Provisioning {
             state: if outcome.server.is_some() {
                 "provisioned"
@@ -205,7 +216,6 @@ impl State {
                 .collect(),
             last_attempt: Some(now_rfc3339()),
             image_version: image,
-            firmware_update: firmware_update.clone(),
         };
         for n in &outcome.notes {
             self.message(n.clone());
@@ -219,9 +229,6 @@ impl State {
                 "configuration from {} ({warnings} diagnostic(s))",
                 self.opts.source.describe(server)
             ));
-        }
-        if firmware_update != "up to date" {
-            self.message(firmware_update);
         }
         match save_flash(&self.store, &self.config.to_flash()) {
             Ok(true) => log::info!("flash updated"),
@@ -244,6 +251,21 @@ pub async fn run(opts: Options) -> anyhow::Result<i32> {
     let (flash, flash_diags) = load_flash(&store);
     let mut config = Config::new(opts.mac);
     let mut diags = flash_diags;
+    let record = match store.read(RECORD_ENTRY) {
+        Ok(Some(b)) => FirmwareRecord::from_bytes(&b).unwrap_or_else(|e| {
+            diags.push(Diagnostic::error(deskphone_config::config::FLASH, 0, e));
+            FirmwareRecord::default()
+        }),
+        Ok(None) => FirmwareRecord::default(),
+        Err(e) => {
+            diags.push(Diagnostic::error(
+                deskphone_config::config::FLASH,
+                0,
+                e.to_string(),
+            ));
+            FirmwareRecord::default()
+        }
+    };
     diags.extend(config.apply_flash(&flash));
     let state = State {
         resync: ResyncTimer::new(Instant::now(), opts.idle_wait),
@@ -253,8 +275,15 @@ pub async fn run(opts: Options) -> anyhow::Result<i32> {
             files: Vec::new(),
             last_attempt: None,
             image_version: None,
-            firmware_update: "not checked yet".into(),
         },
+        firmware: FirmwareStatus {
+            running: opts.firmware_version.clone(),
+            wanted: None,
+            state: "starting".into(),
+            progress_percent: None,
+            message: String::new(),
+        },
+        record,
         opts: opts.clone(),
         store,
         config,
@@ -289,6 +318,7 @@ pub async fn run(opts: Options) -> anyhow::Result<i32> {
     let cycle = Cycle::new(opts.mac, flash, servers, true);
     let outcome = run_cycle(cycle, &source).await;
     shared.lock().apply_outcome(&outcome);
+    firmware_at_start(&shared).await;
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
     spawn_watchdog();
 
@@ -417,6 +447,209 @@ async fn check_sync(shared: &Arc<Shared>) {
             s.last_resync = Some(note.clone());
             s.message(note);
             s.resync.fetched();
+        }
+    }
+}
+
+impl State {
+    fn set_firmware(&mut self, state: &str, progress: Option<u8>, message: impl Into<String>) {
+        let message = message.into();
+        self.firmware.state = state.to_string();
+        self.firmware.progress_percent = progress;
+        if self.firmware.message != message {
+            self.firmware.message = message.clone();
+            self.message(message);
+        }
+    }
+
+    fn save_record(&mut self) {
+        if let Err(e) = self.store.write(RECORD_ENTRY, &self.record.to_bytes()) {
+            self.message(format!("could not save the firmware record: {e}"));
+        }
+    }
+}
+
+/// After provisioning: settle a trial boot or a fallback, then act on `image_version`.
+async fn firmware_at_start(shared: &Arc<Shared>) {
+    let (verdict, installer, running) = {
+        let s = shared.lock();
+        let running = s.opts.firmware_version.clone();
+        (
+            boot_verdict(&s.record, &running),
+            s.opts.installer.clone(),
+            running,
+        )
+    };
+    match verdict {
+        BootVerdict::Trial { version } => {
+            // Healthy: provd is up, provisioning is done. (Registration joins this check
+            // once the SIP agent exists.)
+            let marked = match &installer {
+                Some(i) => i.rauc.mark(true).await,
+                None => Ok(()),
+            };
+            let mut s = shared.lock();
+            match marked {
+                Ok(()) => {
+                    s.record.pending = None;
+                    s.save_record();
+                    s.message(format!(
+                        "firmware {version} started and is healthy; it stays"
+                    ));
+                }
+                Err(e) => s.message(format!("firmware {version}: could not mark it good: {e}")),
+            }
+        }
+        BootVerdict::FellBack { version } => {
+            let mut s = shared.lock();
+            let reason = format!(
+                "firmware {version} did not become healthy; the phone went back to {running}"
+            );
+            s.record
+                .record_failure(&version, reason.clone(), now_rfc3339());
+            s.record.pending = None;
+            s.save_record();
+            s.message(reason);
+        }
+        BootVerdict::Normal => {}
+    }
+    let decision = {
+        let s = shared.lock();
+        plan(s.config.text("image_version"), &running, &s.record)
+    };
+    let mut s = shared.lock();
+    match decision {
+        Plan::NotConfigured => s.set_firmware(
+            "not_configured",
+            None,
+            "no image_version configured; keeping the running firmware",
+        ),
+        Plan::UpToDate => s.set_firmware("up_to_date", None, format!("running {running}, as configured")),
+        Plan::Skip { version, reason } => s.set_firmware(
+            "skipped",
+            None,
+            format!("image_version {version} failed on this phone before: {reason}; not tried again until image_version changes"),
+        ),
+        Plan::Update { version, bundle } => match installer {
+            None => s.set_firmware(
+                "unsupported",
+                None,
+                format!("image_version {version} differs from the running {running}, but this phone has no second slot to install it into (simulator)"),
+            ),
+            Some(i) => {
+                drop(s);
+                tokio::spawn(update(shared.clone(), i, version, bundle));
+            }
+        },
+    }
+}
+
+/// Download, verify, install, reboot. Every refusal leaves the running firmware in place.
+async fn update(shared: Arc<Shared>, installer: Installer, version: String, bundle: String) {
+    let (server, source, dir, running) = {
+        let s = shared.lock();
+        let server = s.server.or_else(|| s.servers().first().copied());
+        (
+            server,
+            s.opts.source.clone(),
+            s.opts.state_dir.join("firmware"),
+            s.opts.firmware_version.clone(),
+        )
+    };
+    let Some(server) = server else {
+        shared.lock().set_firmware(
+            "unavailable",
+            None,
+            format!("no TFTP server to fetch {bundle} from"),
+        );
+        return;
+    };
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        shared
+            .lock()
+            .set_firmware("failed", None, format!("cannot store {bundle}: {e}"));
+        return;
+    }
+    let dest = dir.join(&bundle);
+    shared.lock().set_firmware(
+        "downloading",
+        Some(0),
+        format!("fetching {bundle} from {}", source.describe(server)),
+    );
+    let mut shown = 0u8;
+    let fetched = source
+        .fetch_to_file(server, &bundle, &dest, |got, total| {
+            let Some(total) = total.filter(|t| *t > 0) else {
+                return;
+            };
+            let pct = (got.saturating_mul(100) / total).min(100) as u8;
+            if pct >= shown + 10 {
+                shown = pct - pct % 10;
+                let mut s = shared.lock();
+                s.firmware.progress_percent = Some(pct);
+                log::info!("{bundle}: {pct} %");
+            }
+        })
+        .await;
+    let outcome = async {
+        match fetched {
+            Fetched::Found(_) => {}
+            Fetched::NotFound => {
+                return Err((
+                    "unavailable",
+                    format!("{bundle} is not on the TFTP server; keeping {running}"),
+                ))
+            }
+            Fetched::Failed(e) => {
+                return Err((
+                    "unavailable",
+                    format!("{bundle} could not be fetched ({e}); keeping {running}"),
+                ))
+            }
+        }
+        shared
+            .lock()
+            .set_firmware("verifying", None, format!("verifying {bundle}"));
+        let info = installer.rauc.inspect(&dest).await.map_err(|e| {
+            (
+                "refused",
+                format!("{bundle} refused: {e}; keeping {running}"),
+            )
+        })?;
+        check_bundle(&info, &version, installer.compatible.as_deref())
+            .map_err(|e| ("refused", format!("{e}; keeping {running}")))?;
+        shared.lock().set_firmware(
+            "installing",
+            None,
+            format!("installing {version} into the other slot"),
+        );
+        installer.rauc.install(&dest).await.map_err(|e| {
+            (
+                "failed",
+                format!("installing {version} failed: {e}; keeping {running}"),
+            )
+        })?;
+        Ok(())
+    }
+    .await;
+    let _ = std::fs::remove_file(&dest);
+    let mut s = shared.lock();
+    match outcome {
+        Err((state, message)) => s.set_firmware(state, None, message),
+        Ok(()) => {
+            s.record.pending = Some(Pending {
+                version: version.clone(),
+                previous: running,
+                installed: now_rfc3339(),
+            });
+            s.save_record();
+            s.set_firmware(
+                "rebooting",
+                Some(100),
+                format!("firmware {version} installed; rebooting into it"),
+            );
+            drop(s);
+            shared.request_reboot(format!("firmware {version} installed"));
         }
     }
 }

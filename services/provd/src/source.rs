@@ -10,6 +10,8 @@ use crate::cycle::Fetched;
 
 /// Files larger than this are refused from a directory too (the TFTP client's limit).
 const MAX_FILE: u64 = 16 * 1024 * 1024;
+/// Firmware bundles go to disk, not memory; this only stops a runaway transfer.
+const MAX_BUNDLE: u64 = 2 * 1024 * 1024 * 1024;
 
 #[derive(Debug, Clone)]
 pub enum FileSource {
@@ -34,6 +36,42 @@ impl FileSource {
         }
     }
 
+    /// Fetches a large file (a firmware bundle) into `dest`, reporting progress as
+    /// (bytes, announced size).
+    pub async fn fetch_to_file(
+        &self,
+        server: SocketAddr,
+        path: &str,
+        dest: &Path,
+        progress: impl FnMut(u64, Option<u64>),
+    ) -> Fetched {
+        let result = match self {
+            FileSource::Tftp(config) => {
+                let config = ClientConfig {
+                    max_size: MAX_BUNDLE,
+                    ..config.clone()
+                };
+                match deskphone_tftp::fetch_to_file(server, path, &config, dest, progress).await {
+                    Ok(_) => Fetched::Found(Vec::new()),
+                    Err(TftpError::NotFound) => Fetched::NotFound,
+                    Err(e) => Fetched::Failed(e.to_string()),
+                }
+            }
+            FileSource::Directory(root) => match below(root, path) {
+                Err(f) => f,
+                Ok(src) => match std::fs::copy(&src, dest) {
+                    Ok(_) => Fetched::Found(Vec::new()),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Fetched::NotFound,
+                    Err(e) => Fetched::Failed(format!("{}: {e}", src.display())),
+                },
+            },
+        };
+        if !matches!(result, Fetched::Found(_)) {
+            let _ = std::fs::remove_file(dest);
+        }
+        result
+    }
+
     /// How a server is named in messages.
     pub fn describe(&self, server: SocketAddr) -> String {
         match self {
@@ -46,16 +84,10 @@ impl FileSource {
 /// Reads `path` below `root` the way a TFTP server in secure mode would: `/` and `..` cannot
 /// leave the root.
 fn read_below(root: &Path, path: &str) -> Fetched {
-    let mut full = root.to_path_buf();
-    for c in Path::new(path).components() {
-        match c {
-            Component::Normal(p) => full.push(p),
-            Component::RootDir | Component::CurDir => {}
-            Component::ParentDir | Component::Prefix(_) => {
-                return Fetched::Failed(format!("{path}: outside the TFTP root"))
-            }
-        }
-    }
+    let full = match below(root, path) {
+        Ok(f) => f,
+        Err(f) => return f,
+    };
     match std::fs::metadata(&full) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Fetched::NotFound,
         Err(e) => return Fetched::Failed(format!("{}: {e}", full.display())),
@@ -74,6 +106,20 @@ fn read_below(root: &Path, path: &str) -> Fetched {
         Ok(d) => Fetched::Found(d),
         Err(e) => Fetched::Failed(format!("{}: {e}", full.display())),
     }
+}
+
+fn below(root: &Path, path: &str) -> Result<PathBuf, Fetched> {
+    let mut full = root.to_path_buf();
+    for c in Path::new(path).components() {
+        match c {
+            Component::Normal(p) => full.push(p),
+            Component::RootDir | Component::CurDir => {}
+            Component::ParentDir | Component::Prefix(_) => {
+                return Err(Fetched::Failed(format!("{path}: outside the TFTP root")))
+            }
+        }
+    }
+    Ok(full)
 }
 
 #[cfg(test)]

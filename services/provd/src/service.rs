@@ -368,15 +368,16 @@ async fn check_sync(shared: &Arc<Shared>) {
             s.config.text("sync").map(str::to_string),
         )
     };
-    let mut syncinfo = None;
+    // The first server that answers decides; `None` inside: it has no syncinfo.xml.
+    let mut answer = None;
     for server in &servers {
         match source.fetch(*server, "syncinfo.xml").await {
             Fetched::Found(d) => {
-                syncinfo = Some((*server, d));
+                answer = Some((*server, Some(d)));
                 break;
             }
             Fetched::NotFound => {
-                syncinfo = Some((*server, Vec::new()));
+                answer = Some((*server, None));
                 break;
             }
             Fetched::Failed(why) => shared
@@ -384,27 +385,26 @@ async fn check_sync(shared: &Arc<Shared>) {
                 .message(format!("syncinfo.xml from {server}: {why}")),
         }
     }
-    let Some((server, data)) = syncinfo else {
+    let Some((server, syncinfo)) = answer else {
         let mut s = shared.lock();
         s.last_resync = Some("no TFTP server answered".into());
         s.message("check-sync: no TFTP server answered; nothing done");
         s.resync.fetched();
         return;
     };
-    let (entries, diags) = parse_syncinfo("syncinfo.xml", &data);
-    let decision = if data.is_empty() {
-        SyncDecision::Nothing {
+    let decision = match &syncinfo {
+        None => SyncDecision::Nothing {
             reason: "syncinfo.xml not found".into(),
+        },
+        Some(data) => {
+            let (entries, diags) = parse_syncinfo("syncinfo.xml", data);
+            let mut s = shared.lock();
+            for d in diags {
+                s.message(d.to_string());
+            }
+            decide_sync(&entries, &image, sync.as_deref())
         }
-    } else {
-        decide_sync(&entries, &image, sync.as_deref())
     };
-    {
-        let mut s = shared.lock();
-        for d in diags.iter().filter(|_| !data.is_empty()) {
-            s.message(d.to_string());
-        }
-    }
     match decision {
         SyncDecision::Reboot { sync, matched } => {
             let mut s = shared.lock();
@@ -440,7 +440,8 @@ async fn check_sync(shared: &Arc<Shared>) {
                         }
                         note.push_str(&format!("; {path} fetched again ({rules} rules)"));
                     }
-                    other => note.push_str(&format!("; {path} not fetched ({other:?})")),
+                    Fetched::NotFound => note.push_str(&format!("; {path} is not on the server")),
+                    Fetched::Failed(why) => note.push_str(&format!("; {path} not fetched: {why}")),
                 }
             }
             let mut s = shared.lock();

@@ -211,12 +211,9 @@ impl Rauc {
                 .lines()
                 .rev()
                 .find(|l| !l.trim().is_empty())
-                .unwrap_or("no message");
-            Err(format!(
-                "rauc {}: {}",
-                args.first().unwrap_or(&""),
-                last.trim()
-            ))
+                .map(|l| l.trim().to_string())
+                .unwrap_or_else(|| format!("ended with {}", out.status));
+            Err(format!("rauc {}: {last}", args.first().unwrap_or(&"")))
         }
     }
 

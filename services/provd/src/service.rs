@@ -481,28 +481,29 @@ async fn firmware_at_start(shared: &Arc<Shared>) {
             running,
         )
     };
+    // Healthy: provd is up and provisioning is done (registration joins this check once the
+    // SIP agent exists). Every healthy boot confirms its slot: the bootloader counts a boot
+    // that nobody confirmed as failed and falls back at the next one.
+    let marked = match &installer {
+        Some(i) => i.rauc.mark(true).await,
+        None => Ok(()),
+    };
+    let mut s = shared.lock();
+    if let Err(e) = &marked {
+        s.message(format!(
+            "could not confirm the running firmware to the bootloader: {e}"
+        ));
+    }
     match verdict {
-        BootVerdict::Trial { version } => {
-            // Healthy: provd is up, provisioning is done. (Registration joins this check
-            // once the SIP agent exists.)
-            let marked = match &installer {
-                Some(i) => i.rauc.mark(true).await,
-                None => Ok(()),
-            };
-            let mut s = shared.lock();
-            match marked {
-                Ok(()) => {
-                    s.record.pending = None;
-                    s.save_record();
-                    s.message(format!(
-                        "firmware {version} started and is healthy; it stays"
-                    ));
-                }
-                Err(e) => s.message(format!("firmware {version}: could not mark it good: {e}")),
-            }
+        BootVerdict::Trial { version } if marked.is_ok() => {
+            s.record.pending = None;
+            s.save_record();
+            s.message(format!(
+                "firmware {version} started and is healthy; it stays"
+            ));
         }
+        BootVerdict::Trial { .. } | BootVerdict::Normal => {}
         BootVerdict::FellBack { version } => {
-            let mut s = shared.lock();
             let reason = format!(
                 "firmware {version} did not become healthy; the phone went back to {running}"
             );
@@ -512,8 +513,8 @@ async fn firmware_at_start(shared: &Arc<Shared>) {
             s.save_record();
             s.message(reason);
         }
-        BootVerdict::Normal => {}
     }
+    drop(s);
     let decision = {
         let s = shared.lock();
         plan(s.config.text("image_version"), &running, &s.record)

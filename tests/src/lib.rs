@@ -3,6 +3,10 @@
 //!
 //! The phone's binaries are built once per test run with the same cargo and profile as the
 //! tests themselves.
+//!
+//! [`qemu`] boots the real image (`cargo xtask image`) in QEMU instead.
+
+pub mod qemu;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};

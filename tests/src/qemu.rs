@@ -1,0 +1,518 @@
+//! The phone as a QEMU machine booting the test image (`cargo xtask image`).
+//!
+//! - [`image`] builds or reuses the image once per test run: once per test binary through a
+//!   `OnceLock`, and across test binaries through xtask's lock on `target/image/.lock` and its
+//!   step cache (the second binary finds everything up to date).
+//! - [`QemuPhone`] boots a fresh copy-on-write copy of the disk with a test-chosen TFTP tree
+//!   (QEMU's user network: DHCP with option 66 = 10.0.2.2, TFTP from the tree), logs the
+//!   serial console to `target/image/tests/NAME/serial.log`, waits for console patterns, runs
+//!   commands in the root shell the test image has on its serial console, talks QMP (keys,
+//!   screenshots), cuts the power and boots the same disk again.
+//!
+//! Commands run as `sh(...)`: the harness types a line that runs the command, then prints
+//! its output base64-encoded between two markers made from a sequence number. The markers
+//! never appear in the typed line itself, so the echo of the input cannot be mistaken for
+//! output, and a console line from the kernel or systemd cannot corrupt a result unnoticed
+//! (the base64 would not decode).
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Stdio};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::{json, Value};
+use xtask::build::{Image, Options};
+use xtask::qemu::Machine;
+use xtask::Arch;
+
+pub use xtask::qemu::{DEFAULT_MAC, HOST_ADDR};
+
+/// The x86_64 test image of this checkout, built (or found up to date) once per test run.
+pub fn image() -> &'static Image {
+    static IMAGE: OnceLock<Image> = OnceLock::new();
+    IMAGE.get_or_init(|| {
+        let start = Instant::now();
+        let image = xtask::build::build(&Options {
+            arch: Arch::X86_64,
+            version: xtask::DEFAULT_VERSION.to_string(),
+        })
+        .unwrap_or_else(|e| panic!("building the test image: {e:#}"));
+        report(&format!(
+            "test image {} ready in {:.1} s",
+            image.disk.display(),
+            start.elapsed().as_secs_f64()
+        ));
+        image
+    })
+}
+
+/// A measurement for the test log: written straight to stderr, so it shows even when the
+/// test harness captures the test's output.
+pub fn report(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "[qemu] {line}");
+}
+
+/// Serial console output without terminal escape sequences and carriage returns (systemd
+/// colours unit names, OVMF and GRUB draw screens), shared with the thread that reads it.
+/// The log file keeps the raw bytes.
+struct Console {
+    text: Mutex<Vec<u8>>,
+    grew: Condvar,
+}
+
+impl Console {
+    fn len(&self) -> usize {
+        self.text.lock().unwrap().len()
+    }
+
+    fn bytes_since(&self, offset: usize) -> Vec<u8> {
+        let t = self.text.lock().unwrap();
+        t[offset.min(t.len())..].to_vec()
+    }
+
+    fn since(&self, offset: usize) -> String {
+        String::from_utf8_lossy(&self.bytes_since(offset)).into_owned()
+    }
+}
+
+/// Output of a command run in the phone's shell.
+#[derive(Debug, Clone)]
+pub struct ShOutput {
+    pub status: i32,
+    pub output: String,
+}
+
+/// One phone booting the test image in QEMU.
+pub struct QemuPhone {
+    /// `target/image/tests/NAME`: the disk, UEFI variables, QMP socket, serial log.
+    pub dir: PathBuf,
+    pub machine: Machine,
+    child: Option<Child>,
+    stdin: Option<ChildStdin>,
+    console: Arc<Console>,
+    /// Console offset where the current boot began.
+    boot_offset: usize,
+    boot_started: Instant,
+    seq: u32,
+    /// Boots so far (power-on counts).
+    pub boots: u32,
+}
+
+impl QemuPhone {
+    /// A phone with a fresh copy of the image's disk, served `tftp_root`. `name` names its
+    /// directory under `target/image/tests/` (kept after the test, for the serial log).
+    pub fn new(name: &str, tftp_root: &Path) -> QemuPhone {
+        let image = image();
+        let dir = xtask::image_dir().join("tests").join(name);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).expect("removing the old test directory");
+        }
+        let (disk, vars) =
+            xtask::qemu::fresh_disk(&image.disk, &dir).expect("a fresh copy of the disk");
+        let mut machine = Machine::new(Arch::X86_64, disk, vars, dir.join("qmp.sock"));
+        machine.tftp_root = tftp_root.to_path_buf();
+        machine.sip_host_port = crate::free_udp_port("127.0.0.1");
+        QemuPhone {
+            dir,
+            machine,
+            child: None,
+            stdin: None,
+            console: Arc::new(Console {
+                text: Mutex::new(Vec::new()),
+                grew: Condvar::new(),
+            }),
+            boot_offset: 0,
+            boot_started: Instant::now(),
+            seq: 0,
+            boots: 0,
+        }
+    }
+
+    pub fn serial_log(&self) -> PathBuf {
+        self.dir.join("serial.log")
+    }
+
+    /// Powers the phone on (starts QEMU on the same disk as before, if any).
+    pub fn boot(&mut self) -> &mut Self {
+        assert!(self.child.is_none(), "already running");
+        let mut cmd = self.machine.command().expect("QEMU command line");
+        let _ = std::fs::remove_file(&self.machine.qmp);
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting qemu-system-x86_64 (apt-get install qemu-system-x86)");
+        self.boot_started = Instant::now();
+        self.boot_offset = self.console.len();
+        self.boots += 1;
+        let mut log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.serial_log())
+            .expect("serial log");
+        let _ = writeln!(log, "\n===== power on (boot {}) =====", self.boots);
+        let console = Arc::clone(&self.console);
+        let mut out = child.stdout.take().expect("stdout");
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            let mut clean = Cleaner::default();
+            while let Ok(n) = out.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let _ = log.write_all(&buf[..n]);
+                let mut t = console.text.lock().unwrap();
+                clean.push(&buf[..n], &mut t);
+                drop(t);
+                console.grew.notify_all();
+            }
+            console.grew.notify_all();
+        });
+        // QEMU's own complaints (bad options, host forwarding taken) end up in the log too.
+        let console = Arc::clone(&self.console);
+        let err = child.stderr.take().expect("stderr");
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                let l = format!("\n[qemu stderr] {line}\n");
+                console.text.lock().unwrap().extend_from_slice(l.as_bytes());
+                console.grew.notify_all();
+            }
+        });
+        self.stdin = child.stdin.take();
+        self.child = Some(child);
+        self
+    }
+
+    /// Cuts the power: QEMU is killed, nothing in the phone gets to shut down.
+    pub fn power_cut(&mut self) {
+        self.stdin = None;
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Time since the current boot's power-on.
+    pub fn since_boot(&self) -> Duration {
+        self.boot_started.elapsed()
+    }
+
+    /// The console output of the current boot.
+    pub fn console(&self) -> String {
+        self.console.since(self.boot_offset)
+    }
+
+    fn tail(&self) -> String {
+        let c = self.console();
+        let start = c.len().saturating_sub(4000);
+        let start = (start..c.len())
+            .find(|i| c.is_char_boundary(*i))
+            .unwrap_or(0);
+        format!(
+            "--- last console output (all of it: {}) ---\n{}",
+            self.serial_log().display(),
+            &c[start..]
+        )
+    }
+
+    fn running(&mut self) -> bool {
+        matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
+    }
+
+    /// Waits until the console of this boot (from `offset`) contains `pattern`; returns the
+    /// offset just past it.
+    fn wait_from(&mut self, offset: usize, pattern: &str, timeout: Duration) -> usize {
+        let deadline = Instant::now() + timeout;
+        loop {
+            {
+                let t = self.console.text.lock().unwrap();
+                let from = offset.min(t.len());
+                if let Some(i) = find(&t[from..], pattern.as_bytes()) {
+                    return from + i + pattern.len();
+                }
+                let now = Instant::now();
+                if now < deadline {
+                    let _ = self
+                        .console
+                        .grew
+                        .wait_timeout(t, (deadline - now).min(Duration::from_millis(500)))
+                        .unwrap();
+                }
+            }
+            if !self.running() {
+                panic!(
+                    "QEMU stopped while waiting for {pattern:?}\n{}",
+                    self.tail()
+                );
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "timed out after {timeout:?} waiting for {pattern:?} on the console\n{}",
+                    self.tail()
+                );
+            }
+        }
+    }
+
+    /// Waits until this boot's console shows `pattern`; returns the time since power-on.
+    pub fn wait_console(&mut self, pattern: &str, timeout: Duration) -> Duration {
+        let offset = self.boot_offset;
+        self.wait_from(offset, pattern, timeout);
+        self.since_boot()
+    }
+
+    fn type_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("the phone is running");
+        stdin
+            .write_all(line.as_bytes())
+            .and_then(|_| stdin.flush())
+            .expect("writing to the serial console");
+    }
+
+    /// Waits for the root shell on the serial console (the test image logs root in there
+    /// automatically) and makes it quiet: no echo, no prompt, no kernel messages.
+    pub fn login(&mut self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let offset = self.console.len();
+        loop {
+            // The marker only appears once the shell has run the line (its echo has $((...))).
+            self.type_line("echo @@ready-$((6*7))@@\n");
+            let t = Instant::now();
+            while t.elapsed() < Duration::from_secs(3) {
+                if self.console.since(offset).contains("@@ready-42@@") {
+                    self.type_line(
+                        "stty -echo; dmesg -n 1; export PS1= PS2= TERM=dumb SYSTEMD_PAGER= SYSTEMD_COLORS=0\n",
+                    );
+                    // Settle: the probes typed while the shell started may still echo.
+                    self.sh("true");
+                    return;
+                }
+                if !self.running() {
+                    panic!("QEMU stopped before the shell came up\n{}", self.tail());
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no shell on the serial console after {timeout:?}\n{}",
+                self.tail()
+            );
+        }
+    }
+
+    /// Runs `cmd` in the phone's root shell (after [`login`](Self::login)).
+    pub fn sh(&mut self, cmd: &str) -> ShOutput {
+        self.sh_timeout(cmd, Duration::from_secs(60))
+    }
+
+    pub fn sh_timeout(&mut self, cmd: &str, timeout: Duration) -> ShOutput {
+        // A console line from the kernel or systemd could land inside the output: then the
+        // base64 does not decode, and the command runs again (callers use queries).
+        for _attempt in 0..3 {
+            self.seq += 1;
+            let id = self.seq;
+            let offset = self.console.len();
+            self.type_line(&format!(
+                "__o=$( {{ {cmd}\n}} 2>&1 ); __r=$?; printf '\\n@@%s:B@@\\n%s\\n@@%s:E:%s@@\\n' {id} \"$(printf '%s' \"$__o\" | base64 -w0)\" {id} \"$__r\"\n"
+            ));
+            let end_marker = format!("@@{id}:E:");
+            let after_end = self.wait_from(offset, &end_marker, timeout);
+            // The exit status and the closing "@@" may arrive in a later read.
+            self.wait_from(after_end, "@@", Duration::from_secs(10));
+            let text = self.console.bytes_since(offset);
+            let end_at = after_end - offset - end_marker.len();
+            let begin_marker = format!("@@{id}:B@@");
+            let Some(b) = rfind(&text[..end_at], begin_marker.as_bytes()) else {
+                continue;
+            };
+            let status: Option<i32> = String::from_utf8_lossy(&text[after_end - offset..])
+                .split("@@")
+                .next()
+                .and_then(|s| s.trim().parse().ok());
+            let payload: Vec<u8> = text[b + begin_marker.len()..end_at]
+                .iter()
+                .copied()
+                .filter(|c| !c.is_ascii_whitespace())
+                .collect();
+            if let (Some(status), Ok(bytes)) = (
+                status,
+                base64::engine::general_purpose::STANDARD.decode(&payload),
+            ) {
+                return ShOutput {
+                    status,
+                    output: String::from_utf8_lossy(&bytes).into_owned(),
+                };
+            }
+        }
+        panic!("could not read the output of {cmd:?}\n{}", self.tail());
+    }
+
+    /// Runs `cmd`, which must succeed; returns its output.
+    pub fn sh_ok(&mut self, cmd: &str) -> String {
+        let out = self.sh(cmd);
+        assert_eq!(out.status, 0, "`{cmd}` failed in the phone: {}", out.output);
+        out.output
+    }
+
+    /// `phonectl status --json` in the phone.
+    pub fn status(&mut self) -> Value {
+        let out = self.sh_ok("phonectl status --json");
+        serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("phonectl status is not JSON ({e}): {out}"))
+    }
+
+    /// Polls `phonectl status` until provisioning has finished (any state but `starting`).
+    pub fn wait_provisioned(&mut self, timeout: Duration) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let out = self.sh("phonectl status --json");
+            if out.status == 0 {
+                if let Ok(s) = serde_json::from_str::<Value>(&out.output) {
+                    if s["provisioning"]["state"] != "starting" {
+                        return s;
+                    }
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "provisioning did not finish within {timeout:?}: {}",
+                out.output
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    /// A QMP connection to this machine's QEMU.
+    pub fn qmp(&self) -> Qmp {
+        Qmp::connect(&self.machine.qmp)
+            .unwrap_or_else(|e| panic!("QMP {}: {e}", self.machine.qmp.display()))
+    }
+}
+
+impl Drop for QemuPhone {
+    fn drop(&mut self) {
+        self.power_cut();
+    }
+}
+
+/// Drops ANSI escape sequences (`ESC [ params final`, `ESC x`) and `\r` from a byte stream
+/// that may split a sequence between two reads.
+#[derive(Default)]
+struct Cleaner {
+    state: EscState,
+}
+
+#[derive(Default, PartialEq)]
+enum EscState {
+    #[default]
+    Text,
+    Esc,
+    Csi,
+}
+
+impl Cleaner {
+    fn push(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        for &b in input {
+            self.state = match (&self.state, b) {
+                (EscState::Text, 0x1b) => EscState::Esc,
+                (EscState::Text, b'\r') => EscState::Text,
+                (EscState::Text, b) => {
+                    out.push(b);
+                    EscState::Text
+                }
+                (EscState::Esc, b'[') => EscState::Csi,
+                (EscState::Esc, _) => EscState::Text,
+                (EscState::Csi, 0x40..=0x7e) => EscState::Text,
+                (EscState::Csi, _) => EscState::Csi,
+            };
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).rposition(|w| w == needle)
+}
+
+/// A QMP client: JSON lines over QEMU's Unix socket. Three commands are all the tests need,
+/// so this is a few lines of serde_json rather than a crate that generates bindings for the
+/// whole QAPI schema of one QEMU version.
+pub struct Qmp {
+    reader: BufReader<UnixStream>,
+    writer: UnixStream,
+}
+
+impl Qmp {
+    pub fn connect(path: &Path) -> Result<Qmp, String> {
+        let stream = UnixStream::connect(path).map_err(|e| e.to_string())?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .map_err(|e| e.to_string())?;
+        let writer = stream.try_clone().map_err(|e| e.to_string())?;
+        let mut q = Qmp {
+            reader: BufReader::new(stream),
+            writer,
+        };
+        let greeting = q.read()?;
+        if greeting.get("QMP").is_none() {
+            return Err(format!("not a QMP greeting: {greeting}"));
+        }
+        q.execute("qmp_capabilities", json!({}))?;
+        Ok(q)
+    }
+
+    fn read(&mut self) -> Result<Value, String> {
+        let mut line = String::new();
+        let n = self
+            .reader
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("QMP connection closed".into());
+        }
+        serde_json::from_str(&line).map_err(|e| format!("{e}: {line}"))
+    }
+
+    /// Runs a command; returns its `return` value, or its error's description.
+    pub fn execute(&mut self, command: &str, arguments: Value) -> Result<Value, String> {
+        let msg = json!({"execute": command, "arguments": arguments});
+        writeln!(self.writer, "{msg}").map_err(|e| e.to_string())?;
+        loop {
+            let v = self.read()?;
+            if v.get("event").is_some() {
+                continue;
+            }
+            if let Some(r) = v.get("return") {
+                return Ok(r.clone());
+            }
+            if let Some(e) = v.get("error") {
+                return Err(format!("{command}: {}", e["desc"]));
+            }
+        }
+    }
+
+    /// Presses and releases one key (a QEMU `QKeyCode`: "a", "1", "ret", "f1", ...).
+    pub fn press_key(&mut self, qcode: &str) -> Result<(), String> {
+        for down in [true, false] {
+            self.execute(
+                "input-send-event",
+                json!({"events": [{"type": "key", "data": {
+                    "down": down, "key": {"type": "qcode", "data": qcode}}}]}),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// A screenshot of the display, as a PPM file.
+    pub fn screendump(&mut self, path: &Path) -> Result<(), String> {
+        self.execute("screendump", json!({"filename": path.to_string_lossy()}))
+            .map(|_| ())
+    }
+}

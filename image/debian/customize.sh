@@ -5,6 +5,7 @@
 set -eu
 root=$1
 kver=$(ls "$root/usr/lib/modules")
+arch=$(chroot "$root" dpkg --print-architecture)
 
 # usrmerge (and with it perl) only converts a system to merged /usr, which this one already is;
 # usr-is-merged keeps init-system-helpers' dependency satisfied.
@@ -12,10 +13,29 @@ chroot "$root" apt-get purge -y -q --autoremove usrmerge libfile-find-rule-perl 
 
 # Kernel modules for hardware a phone (or its QEMU model) does not have.
 cd "$root/usr/lib/modules/$kver/kernel"
-rm -rf drivers/net/wireless drivers/net/ethernet drivers/net/usb drivers/net/wwan \
+if [ "$arch" = arm64 ]; then
+    # A Raspberry Pi's keyboard and Ethernet are on USB (dwc2): keep the USB host, HID, and
+    # the network adapters of the Pi 3 (smsc95xx), the Pi 3B+ (lan78xx) and QEMU's raspi3b
+    # (usb-net: cdc_ether, rndis_host on usbnet). Then the other boards' drivers.
+    rm -rf drivers/usb/serial drivers/usb/misc drivers/usb/storage drivers/usb/usbip \
+        drivers/usb/chipidea drivers/usb/dwc3 drivers/usb/musb drivers/usb/isp1760 \
+        drivers/usb/cdns3 drivers/usb/mtu3 drivers/usb/typec drivers/usb/image \
+        drivers/usb/class drivers/usb/gadget/function drivers/usb/gadget/legacy \
+        drivers/gpu/drm/msm drivers/gpu/drm/tegra drivers/gpu/drm/rockchip drivers/gpu/drm/sun4i \
+        drivers/gpu/drm/meson drivers/gpu/drm/etnaviv drivers/gpu/drm/panfrost drivers/gpu/drm/lima \
+        drivers/gpu/drm/imx drivers/gpu/drm/hisilicon drivers/gpu/drm/mediatek drivers/gpu/drm/exynos
+    find drivers/net/usb -name '*.ko*' ! -name 'usbnet.ko*' ! -name 'cdc_ether.ko*' \
+        ! -name 'rndis_host.ko*' ! -name 'smsc95xx.ko*' ! -name 'lan78xx.ko*' -delete
+    # Device trees: the Pi's only.
+    find "$root/usr/lib/linux-image-$kver" -mindepth 1 -maxdepth 1 ! -name broadcom \
+        -exec rm -rf {} +
+else
+    rm -rf drivers/usb drivers/net/usb
+fi
+rm -rf drivers/net/wireless drivers/net/ethernet drivers/net/wwan \
     drivers/net/can drivers/net/wan drivers/net/hamradio drivers/net/ieee802154 \
     drivers/infiniband drivers/media drivers/staging drivers/comedi drivers/isdn drivers/iio \
-    drivers/target drivers/mtd drivers/bluetooth drivers/scsi drivers/ata drivers/usb \
+    drivers/target drivers/mtd drivers/bluetooth drivers/scsi drivers/ata \
     drivers/platform drivers/thunderbolt drivers/nvdimm drivers/nvme drivers/firewire \
     drivers/gpu/drm/amd drivers/gpu/drm/nouveau drivers/gpu/drm/i915 drivers/gpu/drm/radeon \
     drivers/gpu/drm/gma500 drivers/gpu/drm/vmwgfx drivers/gpu/drm/mgag200 drivers/gpu/drm/ast \
@@ -26,7 +46,8 @@ rm -rf drivers/net/wireless drivers/net/ethernet drivers/net/usb drivers/net/wwa
 cd /
 chroot "$root" depmod "$kver"
 
-# Stable names for GRUB: each slot boots its own kernel and initramfs.
+# Stable names for GRUB (and for xtask, which copies the Pi's into its boot partitions): each
+# slot boots its own kernel and initramfs.
 ln -sf "vmlinuz-$kver" "$root/boot/vmlinuz"
 ln -sf "initrd.img-$kver" "$root/boot/initrd.img"
 rm -f "$root/boot/System.map-$kver" "$root/vmlinuz.old" "$root/initrd.img.old"

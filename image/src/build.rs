@@ -66,8 +66,40 @@ const PACKAGES_X86_64: &[&str] = &[
     "usr-is-merged",
 ];
 
+/// Packages on top of `minbase` (aarch64, the raspi3b image): those of x86_64 but GRUB (the
+/// Pi's firmware boots it, and RAUC's tryboot backend needs no grub-editenv), with Debian's
+/// arm64 kernel (it carries the Pi 3's device tree).
+const PACKAGES_AARCH64: &[&str] = &[
+    "systemd-sysv",
+    "udev",
+    "kmod",
+    "iproute2",
+    "dbus",
+    "polkitd",
+    "rauc",
+    "rauc-service",
+    "udhcpc",
+    "e2fsprogs",
+    "linux-image-arm64",
+    "usr-is-merged",
+];
+
+/// The Rust target of the aarch64 image, built by Debian's rustc-web (rustup here has only
+/// the host's standard library), in a target directory of its own so that the two compilers
+/// never invalidate each other's builds.
+const AARCH64_TARGET: &str = "aarch64-unknown-linux-gnu";
+const DEBIAN_RUSTC: &str = "/usr/bin/rustc";
+const CROSS_TARGET_DIR: &str = "cross-aarch64";
+
+/// Bump when the aarch64-only steps of [`rootfs`] change.
+const RECIPE_AARCH64: &str = "rootfs-aarch64-1";
+
 /// The binaries installed to /usr/bin, from their cargo packages.
-const BINARIES: &[(&str, &str)] = &[("deskphone-provd", "provd"), ("phonectl", "phonectl")];
+const BINARIES: &[(&str, &str)] = &[
+    ("deskphone-provd", "provd"),
+    ("deskphone-sipd", "sipd"),
+    ("phonectl", "phonectl"),
+];
 
 /// Bump when the recipe below changes in a way the input hashes cannot see.
 const RECIPE: &str = "rootfs-1";
@@ -91,7 +123,56 @@ pub struct Options {
     pub arch: Arch,
     /// The firmware version (`/etc/deskphone/image_version`).
     pub version: String,
+    /// Test-only changes (none for a normal image).
+    pub variant: Variant,
 }
+
+impl Options {
+    /// The normal image of `version`.
+    pub fn new(arch: Arch, version: &str) -> Options {
+        Options {
+            arch,
+            version: version.to_string(),
+            variant: Variant::default(),
+        }
+    }
+}
+
+/// Test-only changes to an image, for the update tests: never in a release. An image with a
+/// variant builds in its own directory (`<version>@<variant>`), beside the normal one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Variant {
+    /// `/usr/bin/provd` is a program that exits 1: the phone's services never become healthy,
+    /// nothing confirms the boot, and only the boot deadline falls back (the rollback test).
+    pub break_services: bool,
+    /// The boot deadline of `deskphone-boot-check.service` in seconds (a drop-in), instead of
+    /// the unit's default, so that a test does not wait minutes for a fallback.
+    pub boot_deadline: Option<u32>,
+}
+
+impl Variant {
+    /// `""` for the normal image, else `@...` (never part of a version: `@` is not allowed).
+    pub fn suffix(&self) -> String {
+        let mut s = String::new();
+        if self.break_services {
+            s.push_str("@broken-services");
+        }
+        if let Some(d) = self.boot_deadline {
+            s.push_str(&format!("@boot-deadline-{d}"));
+        }
+        s
+    }
+}
+
+/// The contents of `/usr/bin/provd` in an image with [`Variant::break_services`].
+const BROKEN_PROVD: &str = "#!/bin/sh\n\
+# Test image (cargo xtask --break-services): the provisioning agent never starts.\n\
+echo \"provd: broken on purpose (test image built with --break-services)\" >&2\n\
+exit 1\n";
+
+/// Where a boot deadline drop-in of [`Variant::boot_deadline`] goes in the image.
+const BOOT_DEADLINE_DROP_IN: &str =
+    "usr/lib/systemd/system/deskphone-boot-check.service.d/50-test-deadline.conf";
 
 /// A built image.
 #[derive(Debug, Clone)]
@@ -102,19 +183,35 @@ pub struct Image {
     pub disk: PathBuf,
     /// Slot A's root filesystem (squashfs): what an update bundle carries.
     pub rootfs: PathBuf,
+    /// The boot partition: the ESP on x86_64, slot A's boot partition on aarch64.
     pub esp: PathBuf,
+}
+
+impl Image {
+    /// The directory of this image's files.
+    pub fn dir(&self) -> &Path {
+        self.disk.parent().expect("image dir")
+    }
 }
 
 impl Image {
     /// Where the image of `opts` is (built or not).
     pub fn locate(opts: &Options) -> Image {
-        let dir = image_dir().join(opts.arch.name()).join(&opts.version);
+        let dir = image_dir().join(opts.arch.name()).join(format!(
+            "{}{}",
+            opts.version,
+            opts.variant.suffix()
+        ));
+        let esp = match opts.arch {
+            Arch::X86_64 => dir.join("esp.img"),
+            Arch::Aarch64 => dir.join("boot-a.vfat"),
+        };
         Image {
             arch: opts.arch,
             version: opts.version.clone(),
             disk: dir.join("disk.img"),
             rootfs: dir.join("rootfs.squashfs"),
-            esp: dir.join("esp.img"),
+            esp,
         }
     }
 }
@@ -122,10 +219,65 @@ impl Image {
 /// Builds (or finds up to date) the image, holding `target/image/.lock` meanwhile so that
 /// parallel builds (several test binaries) wait for one another instead of racing.
 pub fn build(opts: &Options) -> Result<Image> {
+    check(opts)?;
+    let _lock = lock(&image_dir().join(".lock"))?;
+    let start = Instant::now();
+    let (image, rootfs_key, base) = build_rootfs_locked(opts)?;
     if opts.arch == Arch::Aarch64 {
-        bail!("cargo xtask image --arch aarch64: not implemented yet (only x86_64 for now)");
+        let files = crate::raspi::sd_card(&image, &rootfs_key, &base)?;
+        log_sizes(opts, start, &files)?;
+        return Ok(image);
     }
-    // The version names files here and on the TFTP server (`<version>.bin`).
+    let esp_key = step("EFI system partition", || esp(&base, &image.esp))?;
+    let data = image.dir().join("data.img");
+    let data_key = step("data partition", || data_partition(&data))?;
+    step("disk", || {
+        disk(
+            &image.disk,
+            &[
+                (&image.esp, &esp_key),
+                (&image.rootfs, &rootfs_key),
+                (&data, &data_key),
+            ],
+        )
+    })?;
+
+    log_sizes(
+        opts,
+        start,
+        &[
+            ("root filesystem (slot A)", image.rootfs.clone()),
+            ("ESP", image.esp.clone()),
+            ("disk", image.disk.clone()),
+        ],
+    )?;
+    Ok(image)
+}
+
+/// The end of a build: its time and the sizes of its outputs.
+fn log_sizes(opts: &Options, start: Instant, files: &[(&str, PathBuf)]) -> Result<()> {
+    sh::log(&format!(
+        "image {}{} ({}) ready in {}:",
+        opts.version,
+        opts.variant.suffix(),
+        opts.arch,
+        sh::secs(start.elapsed())
+    ));
+    for (what, path) in files {
+        let m = fs::metadata(path)?;
+        sh::log(&format!(
+            "  {what:<26} {:>10} ({} allocated)  {}",
+            sh::mib(m.len()),
+            sh::mib(m.blocks() * 512),
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
+/// The version must name a file here and on the TFTP server (`<version>.bin`); the host
+/// tools must be there.
+pub(crate) fn check(opts: &Options) -> Result<()> {
     let v = &opts.version;
     if v.is_empty()
         || v.starts_with(['-', '.'])
@@ -147,58 +299,49 @@ pub fn build(opts: &Options) -> Result<Image> {
         ("systemd-sysusers", "systemd"),
         ("systemctl", "systemd"),
     ])?;
-    fs::create_dir_all(image_dir())?;
-    let _lock = lock(&image_dir().join(".lock"))?;
-
-    let start = Instant::now();
-    let image = Image::locate(opts);
-    let dir = image.disk.parent().expect("image dir").to_path_buf();
-    fs::create_dir_all(&dir)?;
-
-    let bins = step("release binaries (cargo build --release)", build_binaries)?;
-    let base = step("Debian base (mmdebstrap)", || base_tarball(opts.arch))?;
-    let cert = step("development signing key", dev_key)?;
-    let rootfs_key = step("root filesystem (squashfs)", || {
-        rootfs(&base, &bins, &cert, &opts.version, &image.rootfs)
-    })?;
-    let esp_key = step("EFI system partition", || esp(&base, &image.esp))?;
-    let data = dir.join("data.img");
-    let data_key = step("data partition", || data_partition(&data))?;
-    step("disk", || {
-        disk(
-            &image.disk,
-            &[
-                (&image.esp, &esp_key),
-                (&image.rootfs, &rootfs_key),
-                (&data, &data_key),
-            ],
-        )
-    })?;
-
-    sh::log(&format!(
-        "image {} ({}) ready in {}:",
-        opts.version,
-        opts.arch,
-        sh::secs(start.elapsed())
-    ));
-    for (what, path) in [
-        ("root filesystem (slot A)", &image.rootfs),
-        ("ESP", &image.esp),
-        ("disk", &image.disk),
-    ] {
-        let m = fs::metadata(path)?;
-        sh::log(&format!(
-            "  {what:<26} {:>10} ({} allocated)  {}",
-            sh::mib(m.len()),
-            sh::mib(m.blocks() * 512),
-            path.display()
-        ));
+    if opts.arch == Arch::Aarch64 {
+        sh::require_tools(&[
+            ("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu"),
+            ("aarch64-linux-gnu-strip", "binutils-aarch64-linux-gnu"),
+            ("update-binfmts", "binfmt-support"),
+            ("qemu-aarch64-static", "qemu-user-static"),
+            // mmdebstrap checks with it that arm64 binaries can run here.
+            ("arch-test", "arch-test"),
+            ("fdtput", "device-tree-compiler"),
+        ])?;
+        let std = Path::new("/usr/lib/rustlib").join(AARCH64_TARGET);
+        if !Path::new(DEBIAN_RUSTC).is_file() || !std.is_dir() {
+            bail!(
+                "the aarch64 image needs Debian's rustc-web and libstd-rust-web-dev:arm64 \
+                 ({DEBIAN_RUSTC}, {}); run ./scripts/setup-host as root",
+                std.display()
+            );
+        }
+        crate::raspi::ensure_binfmt()?;
     }
-    Ok(image)
+    fs::create_dir_all(image_dir())?;
+    Ok(())
+}
+
+/// The steps up to the root filesystem (all an update bundle needs), with the build lock
+/// held by the caller. Returns the image's paths, the root filesystem's input key and the
+/// Debian base.
+pub(crate) fn build_rootfs_locked(opts: &Options) -> Result<(Image, String, PathBuf)> {
+    let image = Image::locate(opts);
+    fs::create_dir_all(image.dir())?;
+    let bins = step("release binaries (cargo build --release)", || {
+        build_binaries(opts.arch)
+    })?;
+    let base = step("Debian base (mmdebstrap)", || base_tarball(opts.arch))?;
+    let signer = step("development signing key", dev_key)?;
+    let rootfs_key = step("root filesystem (squashfs)", || {
+        rootfs(&base, &bins, &signer.cert, opts, &image.rootfs)
+    })?;
+    Ok((image, rootfs_key, base))
 }
 
 /// An exclusive `flock` held until dropped.
-fn lock(path: &Path) -> Result<nix::fcntl::Flock<fs::File>> {
+pub(crate) fn lock(path: &Path) -> Result<nix::fcntl::Flock<fs::File>> {
     use nix::fcntl::{Flock, FlockArg};
     let file = fs::OpenOptions::new()
         .create(true)
@@ -220,16 +363,16 @@ fn lock(path: &Path) -> Result<nix::fcntl::Flock<fs::File>> {
 }
 
 /// A hash of a step's inputs.
-struct Key(Sha256);
+pub(crate) struct Key(Sha256);
 
 impl Key {
-    fn new(what: &str) -> Key {
+    pub(crate) fn new(what: &str) -> Key {
         let mut k = Key(Sha256::new());
         k.str(what);
         k
     }
 
-    fn str(&mut self, s: &str) -> &mut Self {
+    pub(crate) fn str(&mut self, s: &str) -> &mut Self {
         self.bytes(s.as_bytes())
     }
 
@@ -239,7 +382,7 @@ impl Key {
         self
     }
 
-    fn file(&mut self, path: &Path) -> Result<&mut Self> {
+    pub(crate) fn file(&mut self, path: &Path) -> Result<&mut Self> {
         let data = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         Ok(self.bytes(&data))
     }
@@ -263,7 +406,7 @@ impl Key {
         Ok(self)
     }
 
-    fn finish(&self) -> String {
+    pub(crate) fn finish(&self) -> String {
         let d = self.0.clone().finalize();
         d.iter().take(12).map(|b| format!("{b:02x}")).collect()
     }
@@ -288,35 +431,39 @@ fn key_file(output: &Path) -> PathBuf {
 }
 
 /// True when `output` exists and was made from inputs hashing to `key`.
-fn fresh(output: &Path, key: &str) -> bool {
+pub(crate) fn fresh(output: &Path, key: &str) -> bool {
     output.exists() && fs::read_to_string(key_file(output)).is_ok_and(|k| k.trim() == key)
 }
 
-fn seal(output: &Path, key: &str) -> Result<()> {
+pub(crate) fn seal(output: &Path, key: &str) -> Result<()> {
     fs::write(key_file(output), format!("{key}\n"))?;
     Ok(())
 }
 
-fn tmp_path(output: &Path) -> PathBuf {
+pub(crate) fn tmp_path(output: &Path) -> PathBuf {
     let mut s = output.as_os_str().to_owned();
     s.push(".tmp");
     PathBuf::from(s)
 }
 
-fn overlays() -> Vec<PathBuf> {
+fn overlays(arch: Arch) -> Vec<PathBuf> {
     let w = workspace();
+    // This board: partitions, RAUC's grub (x86_64) or tryboot (Pi) backend.
+    let board = match arch {
+        Arch::X86_64 => "buildroot-overlay/board/qemu-x86_64/rootfs-overlay",
+        Arch::Aarch64 => "buildroot-overlay/board/raspberrypi/rootfs-overlay",
+    };
     vec![
         // Shared with the Buildroot image, copied as is.
         w.join("buildroot-overlay/rootfs-overlay"),
-        // This board (partitions, RAUC's grub backend).
-        w.join("buildroot-overlay/board/qemu-x86_64/rootfs-overlay"),
+        w.join(board),
         // The test image only (root autologin on the serial console).
         w.join("image/test-overlay"),
     ]
 }
 
 /// `cargo build --release` of the phone's binaries; returns their paths.
-fn build_binaries() -> Result<Vec<(String, PathBuf)>> {
+fn build_binaries(arch: Arch) -> Result<Vec<(String, PathBuf)>> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.args(["build", "--release", "--locked"]);
@@ -324,10 +471,27 @@ fn build_binaries() -> Result<Vec<(String, PathBuf)>> {
         cmd.args(["-p", pkg]);
     }
     cmd.current_dir(workspace());
+    let out = match arch {
+        Arch::X86_64 => target_dir().join("release"),
+        Arch::Aarch64 => {
+            // Debian's compiler for this build only (the linker is in .cargo/config.toml).
+            let dir = target_dir().join(CROSS_TARGET_DIR);
+            cmd.args(["--target", AARCH64_TARGET])
+                .env("RUSTC", DEBIAN_RUSTC)
+                .env("CARGO_TARGET_DIR", &dir)
+                .env_remove("RUSTC_WRAPPER")
+                .env_remove("RUSTC_WORKSPACE_WRAPPER");
+            sh::log(&format!(
+                "+ RUSTC={DEBIAN_RUSTC} CARGO_TARGET_DIR={}",
+                dir.display()
+            ));
+            dir.join(AARCH64_TARGET).join("release")
+        }
+    };
     sh::run(&mut cmd)?;
     Ok(BINARIES
         .iter()
-        .map(|(_, bin)| (bin.to_string(), target_dir().join("release").join(bin)))
+        .map(|(_, bin)| (bin.to_string(), out.join(bin)))
         .collect())
 }
 
@@ -337,11 +501,15 @@ fn base_tarball(arch: Arch) -> Result<PathBuf> {
     let debian = workspace().join("image/debian");
     let setup = debian.join("setup.sh");
     let customize = debian.join("customize.sh");
+    let (debian_arch, packages) = match arch {
+        Arch::X86_64 => ("amd64", PACKAGES_X86_64),
+        Arch::Aarch64 => ("arm64", PACKAGES_AARCH64),
+    };
     let mut args: Vec<String> = vec![
         "--variant=minbase".into(),
-        "--architectures=amd64".into(),
+        format!("--architectures={debian_arch}"),
         "--format=tar".into(),
-        format!("--include={}", PACKAGES_X86_64.join(",")),
+        format!("--include={}", packages.join(",")),
         "--aptopt=Acquire::Languages \"none\"".into(),
     ];
     // Documentation and translations never reach the disk (copyright files do).
@@ -393,15 +561,22 @@ fn base_tarball(arch: Arch) -> Result<PathBuf> {
     Ok(out)
 }
 
+/// A key and certificate that sign RAUC bundles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signer {
+    pub key: PathBuf,
+    pub cert: PathBuf,
+}
+
 /// A development signing key and certificate for RAUC bundles, made once per checkout under
 /// `target/image/keys/` (never committed). The image trusts the certificate.
-fn dev_key() -> Result<PathBuf> {
+pub fn dev_key() -> Result<Signer> {
     let dir = image_dir().join("keys");
     let key = dir.join("dev.key.pem");
     let cert = dir.join("dev.cert.pem");
     if key.exists() && cert.exists() {
         sh::log(&format!("cached: {}", cert.display()));
-        return Ok(cert);
+        return Ok(Signer { key, cert });
     }
     fs::create_dir_all(&dir)?;
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
@@ -416,21 +591,26 @@ fn dev_key() -> Result<PathBuf> {
             .arg("-out")
             .arg(&cert),
     )?;
-    Ok(cert)
+    Ok(Signer { key, cert })
 }
 
 /// Slot A's root filesystem: the base, the overlays, the binaries, the version and the
-/// keyring, as a squashfs. Returns its input key.
+/// keyring (and a test variant's changes), as a squashfs. Returns its input key.
 fn rootfs(
     base: &Path,
     bins: &[(String, PathBuf)],
     cert: &Path,
-    version: &str,
+    opts: &Options,
     out: &Path,
 ) -> Result<String> {
+    let version = opts.version.as_str();
     let mut key = Key::new(RECIPE);
+    if opts.arch == Arch::Aarch64 {
+        key.str(RECIPE_AARCH64).str(crate::raspi::FSTAB_VAR);
+    }
+    key.str(&opts.variant.suffix());
     key.str(&base.file_name().expect("name").to_string_lossy());
-    for o in overlays() {
+    for o in overlays(opts.arch) {
         key.str(&o.to_string_lossy()).tree(&o)?;
     }
     for (name, path) in bins {
@@ -456,7 +636,7 @@ fn rootfs(
             .arg("--directory")
             .arg(&root),
     )?;
-    for o in overlays() {
+    for o in overlays(opts.arch) {
         // Contents only, symlinks as symlinks; new files belong to root (not preserved).
         sh::run(
             Command::new("cp")
@@ -471,11 +651,24 @@ fn rootfs(
         )?;
     }
     for (name, path) in bins {
-        sh::run(
-            Command::new("install")
-                .args(["-m", "0755", "--strip"])
-                .arg(path)
-                .arg(root.join("usr/bin").join(name)),
+        let mut install = Command::new("install");
+        install.args(["-m", "0755", "--strip"]);
+        if opts.arch == Arch::Aarch64 {
+            install.arg("--strip-program=aarch64-linux-gnu-strip");
+        }
+        sh::run(install.arg(path).arg(root.join("usr/bin").join(name)))?;
+    }
+    if opts.variant.break_services {
+        let provd = root.join("usr/bin/provd");
+        fs::write(&provd, BROKEN_PROVD)?;
+        fs::set_permissions(&provd, fs::Permissions::from_mode(0o755))?;
+    }
+    if let Some(secs) = opts.variant.boot_deadline {
+        let drop_in = root.join(BOOT_DEADLINE_DROP_IN);
+        fs::create_dir_all(drop_in.parent().expect("drop-in dir"))?;
+        fs::write(
+            &drop_in,
+            format!("# Test image (cargo xtask --boot-deadline {secs})\n[Service]\nEnvironment=DESKPHONE_BOOT_DEADLINE={secs}\n"),
         )?;
     }
     fs::create_dir_all(root.join("etc/deskphone"))?;
@@ -486,8 +679,13 @@ fn rootfs(
     fs::create_dir_all(root.join("etc/rauc"))?;
     fs::copy(cert, root.join("etc/rauc/keyring.pem"))?;
     // Mount points of the ESP and the data partition (fstab).
-    fs::create_dir_all(root.join("efi"))?;
+    if opts.arch == Arch::X86_64 {
+        fs::create_dir_all(root.join("efi"))?;
+    }
     fs::create_dir_all(root.join("var/lib/deskphone"))?;
+    if opts.arch == Arch::Aarch64 {
+        crate::raspi::adapt_rootfs(&root)?;
+    }
     // /etc is read-only on the phone: users and enabled units are made here, not at boot.
     sh::run(Command::new("systemd-sysusers").arg(format!("--root={}", root.display())))?;
     let units = preset_units(&root.join("usr/lib/systemd/system-preset"))?;
@@ -688,7 +886,7 @@ fn disk(out: &Path, parts: &[(&PathBuf, &String); 3]) -> Result<()> {
     Ok(())
 }
 
-fn run_with_input(cmd: &mut Command, input: &str) -> Result<()> {
+pub(crate) fn run_with_input(cmd: &mut Command, input: &str) -> Result<()> {
     sh::log(&format!("+ {} <<EOF\n{input}EOF", sh::display(cmd)));
     let mut child = cmd
         .stdin(std::process::Stdio::piped())

@@ -3,7 +3,8 @@
 //! `cargo xtask image` assembles a bootable disk from Debian 12 packages (mmdebstrap), the
 //! project's release binaries and the rootfs overlays of `buildroot-overlay/` — the same files
 //! the production Buildroot image installs, so the two cannot drift. `cargo xtask run` boots it
-//! in QEMU. The end-to-end tests (`tests/src/qemu.rs`) use this crate as a library: one image
+//! in QEMU. `cargo xtask bundle` turns an image's root filesystem into the signed RAUC update
+//! bundle `<version>.bin` the phone fetches. The end-to-end tests (`tests/src/qemu.rs`) use this crate as a library: one image
 //! build and one QEMU command line for the command and the tests alike.
 //!
 //! Everything is built under `target/image/` and cached step by step: each step records a
@@ -11,7 +12,9 @@
 //! binaries rebuild the root filesystem and the disk, not the Debian base).
 
 pub mod build;
+pub mod bundle;
 pub mod qemu;
+pub mod raspi;
 pub mod sh;
 
 use std::path::{Path, PathBuf};

@@ -6,11 +6,18 @@
 //! host directory, the phone's SIP port forwarded to the host), a QMP socket, the serial
 //! console on stdio, and the phone's hardware as a Pi would have it: a framebuffer
 //! (bochs-display: `/dev/fb0`), an evdev keyboard (virtio), a sound card (HDA) and an RNG.
+//!
+//! aarch64: `qemu-system-aarch64 -machine raspi3b` (TCG; the board has 1 GiB and four A53
+//! cores, both fixed), the SD card image on the board's SD controller, the same user network
+//! on a USB network adapter (`usb-net`, the Pi 3's Ethernet is on USB too), a USB keyboard,
+//! QMP and the serial console (PL011, `ttyAMA0`) as above. QEMU cannot run the Pi's GPU
+//! firmware, which would load the kernel from the boot partition: QEMU loads slot A's kernel,
+//! device tree and initramfs itself ([`DirectBoot`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result};
 
 use crate::{sh, Arch};
 
@@ -21,6 +28,12 @@ pub const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS.fd";
 
 /// QEMU's default NIC address; examples/tftp has SIP525400123456.cnf for it.
 pub const DEFAULT_MAC: &str = "52:54:00:12:34:56";
+
+/// The raspi3b phone's NIC address: globally administered (the Raspberry Pi OUI a Pi 3's
+/// Ethernet has), because usbnet names a USB adapter with a locally administered address (bit
+/// 0x02 of the first octet, as in QEMU's 52:54:00:...) `usb0`, and the image brings up `eth0`
+/// as on a real Pi 3. The phone-specific file is SIPB827EB123456.cnf.
+pub const RASPI_MAC: &str = "b8:27:eb:12:34:56";
 
 /// The host as the phone sees it on QEMU's user network (also its TFTP server).
 pub const HOST_ADDR: &str = "10.0.2.2";
@@ -52,6 +65,42 @@ pub struct Machine {
     pub mac: String,
     pub memory_mib: u32,
     pub cpus: u32,
+    /// QEMU exits when the guest resets (`-no-reboot`) instead of resetting the machine:
+    /// for a harness that starts it again, quicker than QEMU 7.2's warm reset of OVMF under
+    /// TCG (about 30 s before the firmware runs again).
+    pub exit_on_reboot: bool,
+    /// aarch64 (raspi3b): the kernel, device tree, initramfs and command line QEMU boots, in
+    /// place of the Pi firmware. Unused on x86_64 (OVMF and GRUB boot from the disk).
+    pub direct_boot: Option<DirectBoot>,
+}
+
+/// What the Pi firmware would load from a slot's boot partition, for QEMU to load instead
+/// (`-kernel`, `-dtb`, `-initrd`, `-append`): QEMU cannot run the Pi's GPU firmware.
+#[derive(Debug, Clone)]
+pub struct DirectBoot {
+    pub kernel: PathBuf,
+    pub dtb: PathBuf,
+    pub initrd: PathBuf,
+    pub cmdline: String,
+}
+
+impl DirectBoot {
+    /// The boot files of a slot as `cargo xtask image --arch aarch64` leaves them beside the
+    /// card (`boot-a/`: the files of the boot partition, `cmdline.txt` included).
+    pub fn from_dir(dir: &Path) -> Result<DirectBoot> {
+        let cmdline = std::fs::read_to_string(dir.join("cmdline.txt"))
+            .with_context(|| format!("reading {}/cmdline.txt", dir.display()))?;
+        let boot = DirectBoot {
+            kernel: dir.join(crate::raspi::KERNEL),
+            dtb: dir.join(crate::raspi::DTB),
+            initrd: dir.join(crate::raspi::INITRD),
+            cmdline: cmdline.trim().to_string(),
+        };
+        for f in [&boot.kernel, &boot.dtb, &boot.initrd] {
+            anyhow::ensure!(f.is_file(), "{} missing", f.display());
+        }
+        Ok(boot)
+    }
 }
 
 impl Machine {
@@ -67,14 +116,37 @@ impl Machine {
             mac: DEFAULT_MAC.to_string(),
             memory_mib: 1024,
             cpus: 2,
+            exit_on_reboot: false,
+            direct_boot: None,
         }
+    }
+
+    /// A raspi3b phone booting the SD card `sd` (a copy of the image's disk, see
+    /// [`copy_disk`]) with `boot`'s kernel. The board's memory and cores are fixed.
+    pub fn raspi3b(sd: PathBuf, boot: DirectBoot, qmp: PathBuf) -> Machine {
+        let mut m = Machine::new(Arch::Aarch64, sd, PathBuf::new(), qmp);
+        m.mac = RASPI_MAC.to_string();
+        m.memory_mib = 1024;
+        m.cpus = 4;
+        m.direct_boot = Some(boot);
+        m
+    }
+
+    /// QEMU's user network: DHCP with option 66 = the host, which serves the TFTP root, and
+    /// the phone's SIP port forwarded to 127.0.0.1.
+    fn user_netdev(&self, tftp: &Path) -> String {
+        format!(
+            "user,id=net0,net=10.0.2.0/24,host={HOST_ADDR},tftp={},tftp-server-name={HOST_ADDR},hostfwd=udp:127.0.0.1:{}-:5060",
+            tftp.display(),
+            self.sip_host_port
+        )
     }
 
     /// The QEMU command line. The serial console is QEMU's stdin/stdout; Ctrl-C on a terminal
     /// stops QEMU.
     pub fn command(&self) -> Result<Command> {
-        if self.arch != Arch::X86_64 {
-            bail!("QEMU for {}: not implemented yet", self.arch);
+        if self.arch == Arch::Aarch64 {
+            return self.raspi3b_command();
         }
         let tftp = self
             .tftp_root
@@ -103,11 +175,7 @@ impl Machine {
             ))
             .args(["-device", "virtio-blk-pci,drive=disk0"])
             .arg("-netdev")
-            .arg(format!(
-                "user,id=net0,net=10.0.2.0/24,host={HOST_ADDR},tftp={},tftp-server-name={HOST_ADDR},hostfwd=udp:127.0.0.1:{}-:5060",
-                tftp.display(),
-                self.sip_host_port
-            ))
+            .arg(self.user_netdev(&tftp))
             .arg("-device")
             .arg(format!("virtio-net-pci,netdev=net0,mac={}", self.mac))
             .arg("-qmp")
@@ -117,8 +185,65 @@ impl Machine {
             .args(["-device", "bochs-display"])
             .args(["-device", "virtio-keyboard-pci"])
             .args(["-audiodev", "none,id=audio0"])
-            .args(["-device", "intel-hda", "-device", "hda-duplex,audiodev=audio0"])
+            .args([
+                "-device",
+                "intel-hda",
+                "-device",
+                "hda-duplex,audiodev=audio0",
+            ])
             .args(["-device", "virtio-rng-pci"]);
+        if self.exit_on_reboot {
+            c.arg("-no-reboot");
+        }
+        match self.display {
+            Display::None => c.args(["-display", "none"]),
+            Display::Gtk => c.args(["-display", "gtk"]),
+            Display::Vnc => c.args(["-display", "vnc=127.0.0.1:0"]),
+        };
+        Ok(c)
+    }
+
+    /// raspi3b: the kernel booted directly, the SD card, USB network and keyboard.
+    fn raspi3b_command(&self) -> Result<Command> {
+        let boot = self
+            .direct_boot
+            .as_ref()
+            .context("raspi3b boots its kernel directly: the machine has no boot files")?;
+        let tftp = self
+            .tftp_root
+            .canonicalize()
+            .with_context(|| format!("TFTP root {}", self.tftp_root.display()))?;
+        let mut c = Command::new("qemu-system-aarch64");
+        c.args(["-accel", "tcg", "-machine", "raspi3b"])
+            .args(["-m", &self.memory_mib.to_string()])
+            .args(["-smp", &self.cpus.to_string()])
+            .args(["-nodefaults", "-no-user-config"])
+            .arg("-kernel")
+            .arg(&boot.kernel)
+            .arg("-dtb")
+            .arg(&boot.dtb)
+            .arg("-initrd")
+            .arg(&boot.initrd)
+            .arg("-append")
+            .arg(&boot.cmdline)
+            // cache=unsafe: as for x86_64, completed writes survive killing QEMU.
+            .arg("-drive")
+            .arg(format!(
+                "if=sd,index=0,format=raw,cache=unsafe,file={}",
+                self.disk.display()
+            ))
+            .arg("-netdev")
+            .arg(self.user_netdev(&tftp))
+            .arg("-device")
+            .arg(format!("usb-net,netdev=net0,mac={}", self.mac))
+            .args(["-device", "usb-kbd"])
+            .arg("-qmp")
+            .arg(format!("unix:{},server=on,wait=off", self.qmp.display()))
+            .args(["-chardev", "stdio,id=console,signal=on"])
+            .args(["-serial", "chardev:console"]);
+        if self.exit_on_reboot {
+            c.arg("-no-reboot");
+        }
         match self.display {
             Display::None => c.args(["-display", "none"]),
             Display::Gtk => c.args(["-display", "gtk"]),
@@ -135,15 +260,22 @@ impl Machine {
 /// its own that killing QEMU could lose, so a power cut loses no more than it would on a
 /// real phone, whose flash has everything the kernel wrote.
 pub fn fresh_disk(image: &Path, dir: &Path) -> Result<(PathBuf, PathBuf)> {
+    let disk = copy_disk(image, dir)?;
+    let vars = dir.join("OVMF_VARS.fd");
+    std::fs::copy(OVMF_VARS, &vars).with_context(|| format!("copying {OVMF_VARS}"))?;
+    Ok((disk, vars))
+}
+
+/// A fresh sparse copy of `image` as `dir/disk.img` (the raspi3b's SD card: it has no UEFI
+/// variables).
+pub fn copy_disk(image: &Path, dir: &Path) -> Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
     let disk = dir.join("disk.img");
-    let vars = dir.join("OVMF_VARS.fd");
     sh::run(
         Command::new("cp")
             .args(["--sparse=always", "--reflink=auto"])
             .arg(image)
             .arg(&disk),
     )?;
-    std::fs::copy(OVMF_VARS, &vars).with_context(|| format!("copying {OVMF_VARS}"))?;
-    Ok((disk, vars))
+    Ok(disk)
 }

@@ -24,22 +24,44 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde_json::{json, Value};
-use xtask::build::{Image, Options};
-use xtask::qemu::Machine;
-use xtask::Arch;
+use xtask::build::{Image, Options, Signer, Variant};
+use xtask::bundle::{Bundle, BundleOptions};
+use xtask::qemu::{DirectBoot, Machine};
 
-pub use xtask::qemu::{DEFAULT_MAC, HOST_ADDR};
+pub use xtask::qemu::{DEFAULT_MAC, HOST_ADDR, RASPI_MAC};
+pub use xtask::Arch;
+
+/// What the kernel prints last when the phone restarts itself (an emergency-level message:
+/// it reaches the console even after `dmesg -n 1`).
+pub const REBOOT_PATTERN: &str = "reboot: Restarting system";
+
+/// What the guest kernel prints when one of its CPUs sleeps forever because its timer
+/// interrupt never came. Seen (rarely) under QEMU 7.2's TCG on a loaded two-core host, early
+/// in a boot, never on hardware: the emulator's fault, not the phone's, so
+/// [`QemuPhone::wait_ready`] powers such a boot off and on again rather than fail the test.
+pub const EMULATOR_STALL: &str = "rcu_preempt kthread timer wakeup didn't happen";
+
+/// agetty's line when the test image logs root in on the serial console.
+const AUTOLOGIN: &str = "login: root (automatic login)";
 
 /// The x86_64 test image of this checkout, built (or found up to date) once per test run.
 pub fn image() -> &'static Image {
-    static IMAGE: OnceLock<Image> = OnceLock::new();
-    IMAGE.get_or_init(|| {
+    image_of(Arch::X86_64)
+}
+
+/// The test image of `arch` (aarch64: the raspi3b SD card), built (or found up to date) once
+/// per test run.
+pub fn image_of(arch: Arch) -> &'static Image {
+    static X86_64: OnceLock<Image> = OnceLock::new();
+    static AARCH64: OnceLock<Image> = OnceLock::new();
+    let cell = match arch {
+        Arch::X86_64 => &X86_64,
+        Arch::Aarch64 => &AARCH64,
+    };
+    cell.get_or_init(|| {
         let start = Instant::now();
-        let image = xtask::build::build(&Options {
-            arch: Arch::X86_64,
-            version: xtask::DEFAULT_VERSION.to_string(),
-        })
-        .unwrap_or_else(|e| panic!("building the test image: {e:#}"));
+        let image = xtask::build::build(&Options::new(arch, xtask::DEFAULT_VERSION))
+            .unwrap_or_else(|e| panic!("building the {arch} test image: {e:#}"));
         report(&format!(
             "test image {} ready in {:.1} s",
             image.disk.display(),
@@ -47,6 +69,30 @@ pub fn image() -> &'static Image {
         ));
         image
     })
+}
+
+/// The update bundle `<version>.bin` of a test image of `version` (built, or found up to date
+/// in xtask's cache), copied into the TFTP tree `tree`. `signer`: another key than the
+/// development key the images trust.
+pub fn bundle_into(tree: &Path, version: &str, variant: Variant, signer: Option<Signer>) -> Bundle {
+    let start = Instant::now();
+    let b = xtask::bundle::bundle(&BundleOptions {
+        image: Options {
+            arch: Arch::X86_64,
+            version: version.to_string(),
+            variant,
+        },
+        signer,
+        out: Some(tree.to_path_buf()),
+    })
+    .unwrap_or_else(|e| panic!("building the bundle {version}: {e:#}"));
+    report(&format!(
+        "bundle {} ({:.1} MiB) ready in {:.1} s",
+        b.path.display(),
+        b.size as f64 / 1048576.0,
+        start.elapsed().as_secs_f64()
+    ));
+    b
 }
 
 /// A measurement for the test log: written straight to stderr, so it shows even when the
@@ -102,19 +148,40 @@ pub struct QemuPhone {
 }
 
 impl QemuPhone {
-    /// A phone with a fresh copy of the image's disk, served `tftp_root`. `name` names its
-    /// directory under `target/image/tests/` (kept after the test, for the serial log).
+    /// An x86_64 phone with a fresh copy of the image's disk, served `tftp_root`. `name`
+    /// names its directory under `target/image/tests/` (kept after the test, for the serial
+    /// log).
     pub fn new(name: &str, tftp_root: &Path) -> QemuPhone {
-        let image = image();
+        QemuPhone::with_arch(Arch::X86_64, name, tftp_root)
+    }
+
+    /// A phone of `arch` (aarch64: a raspi3b with the SD card image) with a fresh copy of the
+    /// image's disk, served `tftp_root`, as [`new`](Self::new).
+    pub fn with_arch(arch: Arch, name: &str, tftp_root: &Path) -> QemuPhone {
+        let image = image_of(arch);
         let dir = xtask::image_dir().join("tests").join(name);
         if dir.exists() {
             std::fs::remove_dir_all(&dir).expect("removing the old test directory");
         }
-        let (disk, vars) =
-            xtask::qemu::fresh_disk(&image.disk, &dir).expect("a fresh copy of the disk");
-        let mut machine = Machine::new(Arch::X86_64, disk, vars, dir.join("qmp.sock"));
+        let mut machine = match arch {
+            Arch::X86_64 => {
+                let (disk, vars) =
+                    xtask::qemu::fresh_disk(&image.disk, &dir).expect("a fresh copy of the disk");
+                Machine::new(arch, disk, vars, dir.join("qmp.sock"))
+            }
+            Arch::Aarch64 => {
+                let sd =
+                    xtask::qemu::copy_disk(&image.disk, &dir).expect("a fresh copy of the card");
+                let boot = DirectBoot::from_dir(&xtask::raspi::boot_dir(image))
+                    .unwrap_or_else(|e| panic!("slot A's boot files: {e:#}"));
+                Machine::raspi3b(sd, boot, dir.join("qmp.sock"))
+            }
+        };
         machine.tftp_root = tftp_root.to_path_buf();
         machine.sip_host_port = crate::free_udp_port("127.0.0.1");
+        // A restart of the guest ends QEMU, and the harness powers it on again: QEMU's warm
+        // reset of an OVMF machine under TCG spends about 30 s before the firmware runs again.
+        machine.exit_on_reboot = true;
         QemuPhone {
             dir,
             machine,
@@ -137,6 +204,23 @@ impl QemuPhone {
 
     /// Powers the phone on (starts QEMU on the same disk as before, if any).
     pub fn boot(&mut self) -> &mut Self {
+        self.start("power on")
+    }
+
+    /// The phone restarted itself (its console showed [`REBOOT_PATTERN`]): QEMU ends with
+    /// the guest's reset (`-no-reboot`), so start it again on the same disk, which the guest
+    /// left as cleanly as a real phone's reboot does. What follows is a new boot.
+    fn restarted(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.running() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Still running after a minute: the reset did not happen; cut the power instead.
+        self.power_cut();
+        self.start("restart");
+    }
+
+    fn start(&mut self, why: &str) -> &mut Self {
         assert!(self.child.is_none(), "already running");
         let mut cmd = self.machine.command().expect("QEMU command line");
         let _ = std::fs::remove_file(&self.machine.qmp);
@@ -145,7 +229,12 @@ impl QemuPhone {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("starting qemu-system-x86_64 (apt-get install qemu-system-x86)");
+            .unwrap_or_else(|e| {
+                panic!(
+                    "starting {} (./scripts/setup-host installs it): {e}",
+                    cmd.get_program().to_string_lossy()
+                )
+            });
         self.boot_started = Instant::now();
         self.boot_offset = self.console.len();
         self.boots += 1;
@@ -154,7 +243,7 @@ impl QemuPhone {
             .append(true)
             .open(self.serial_log())
             .expect("serial log");
-        let _ = writeln!(log, "\n===== power on (boot {}) =====", self.boots);
+        let _ = writeln!(log, "\n===== {why} (boot {}) =====", self.boots);
         let console = Arc::clone(&self.console);
         let mut out = child.stdout.take().expect("stdout");
         std::thread::spawn(move || {
@@ -226,13 +315,24 @@ impl QemuPhone {
     /// Waits until the console of this boot (from `offset`) contains `pattern`; returns the
     /// offset just past it.
     fn wait_from(&mut self, offset: usize, pattern: &str, timeout: Duration) -> usize {
+        self.wait_any(offset, &[pattern], timeout).1
+    }
+
+    /// Waits until the console (from `offset`) contains one of `patterns`; returns which one
+    /// (the earliest on the console) and the offset just past it.
+    fn wait_any(&mut self, offset: usize, patterns: &[&str], timeout: Duration) -> (usize, usize) {
         let deadline = Instant::now() + timeout;
         loop {
             {
                 let t = self.console.text.lock().unwrap();
                 let from = offset.min(t.len());
-                if let Some(i) = find(&t[from..], pattern.as_bytes()) {
-                    return from + i + pattern.len();
+                let found = patterns
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, p)| find(&t[from..], p.as_bytes()).map(|at| (at, i)))
+                    .min();
+                if let Some((at, i)) = found {
+                    return (i, from + at + patterns[i].len());
                 }
                 let now = Instant::now();
                 if now < deadline {
@@ -245,17 +345,36 @@ impl QemuPhone {
             }
             if !self.running() {
                 panic!(
-                    "QEMU stopped while waiting for {pattern:?}\n{}",
+                    "QEMU stopped while waiting for {patterns:?}\n{}",
                     self.tail()
                 );
             }
             if Instant::now() >= deadline {
                 panic!(
-                    "timed out after {timeout:?} waiting for {pattern:?} on the console\n{}",
+                    "timed out after {timeout:?} waiting for {patterns:?} on the console\n{}",
                     self.tail()
                 );
             }
         }
+    }
+
+    /// Whether this boot's console shows `pattern` (so far).
+    pub fn console_has(&self, pattern: &str) -> bool {
+        self.console().contains(pattern)
+    }
+
+    /// Waits until the phone restarts itself (the kernel's last words on the way down), and
+    /// counts what follows as a new boot: [`console`](Self::console) and
+    /// [`wait_console`](Self::wait_console) then look at it, [`since_boot`](Self::since_boot)
+    /// counts from the restart, and the shell must be logged in again. Returns the time from
+    /// the call to the restart.
+    pub fn wait_reboot(&mut self, timeout: Duration) -> Duration {
+        let start = Instant::now();
+        let offset = self.boot_offset;
+        self.wait_from(offset, REBOOT_PATTERN, timeout);
+        let took = start.elapsed();
+        self.restarted();
+        took
     }
 
     /// Waits until this boot's console shows `pattern`; returns the time since power-on.
@@ -310,6 +429,19 @@ impl QemuPhone {
     }
 
     pub fn sh_timeout(&mut self, cmd: &str, timeout: Duration) -> ShOutput {
+        self.run_sh(cmd, timeout, false)
+            .expect("only a reboot-aware run returns nothing")
+    }
+
+    /// Runs `cmd` like [`sh_timeout`](Self::sh_timeout), but returns `None` when the phone
+    /// restarts before the command's output arrives (an update or a check-sync reboots it
+    /// while the test polls): then the restart has begun a new boot, as after
+    /// [`wait_reboot`](Self::wait_reboot).
+    pub fn sh_unless_reboot(&mut self, cmd: &str, timeout: Duration) -> Option<ShOutput> {
+        self.run_sh(cmd, timeout, true)
+    }
+
+    fn run_sh(&mut self, cmd: &str, timeout: Duration, reboot_ends: bool) -> Option<ShOutput> {
         // A console line from the kernel or systemd could land inside the output: then the
         // base64 does not decode, and the command runs again (callers use queries).
         for _attempt in 0..3 {
@@ -320,7 +452,16 @@ impl QemuPhone {
                 "__o=$( {{ {cmd}\n}} 2>&1 ); __r=$?; printf '\\n@@%s:B@@\\n%s\\n@@%s:E:%s@@\\n' {id} \"$(printf '%s' \"$__o\" | base64 -w0)\" {id} \"$__r\"\n"
             ));
             let end_marker = format!("@@{id}:E:");
-            let after_end = self.wait_from(offset, &end_marker, timeout);
+            let patterns: &[&str] = if reboot_ends {
+                &[&end_marker, REBOOT_PATTERN]
+            } else {
+                &[&end_marker]
+            };
+            let (which, after_end) = self.wait_any(offset, patterns, timeout);
+            if which == 1 {
+                self.restarted();
+                return None;
+            }
             // The exit status and the closing "@@" may arrive in a later read.
             self.wait_from(after_end, "@@", Duration::from_secs(10));
             let text = self.console.bytes_since(offset);
@@ -342,10 +483,10 @@ impl QemuPhone {
                 status,
                 base64::engine::general_purpose::STANDARD.decode(&payload),
             ) {
-                return ShOutput {
+                return Some(ShOutput {
                     status,
                     output: String::from_utf8_lossy(&bytes).into_owned(),
-                };
+                });
             }
         }
         panic!("could not read the output of {cmd:?}\n{}", self.tail());
@@ -356,6 +497,69 @@ impl QemuPhone {
         let out = self.sh(cmd);
         assert_eq!(out.status, 0, "`{cmd}` failed in the phone: {}", out.output);
         out.output
+    }
+
+    /// Waits for this boot's kernel, logs in on the console and waits until provd is ready
+    /// (its first provisioning and firmware decision done). Returns the time from power-on
+    /// (or restart) to the kernel's start as seen on the console, and to provd's readiness
+    /// (the kernel's start plus the guest's clock). Panics if the phone restarts first.
+    ///
+    /// A boot in which the emulator lost a timer interrupt (see [`EMULATOR_STALL`]) is
+    /// powered off and on again, once, and said so in the test log.
+    pub fn wait_ready(&mut self, timeout: Duration) -> (Duration, Duration) {
+        let mut kernel = self.wait_console("Command line:", timeout);
+        let offset = self.boot_offset;
+        let (which, _) = self.wait_any(offset, &[AUTOLOGIN, EMULATOR_STALL], timeout);
+        if which == 1 {
+            report(&format!(
+                "boot {}: QEMU lost a timer interrupt ({EMULATOR_STALL:?} on the console); \
+                 powering on again (console: {})",
+                self.boots,
+                self.serial_log().display()
+            ));
+            self.power_cut();
+            self.start("power on again after an emulator stall");
+            kernel = self.wait_console("Command line:", timeout);
+        }
+        self.login(timeout);
+        let ready = self
+            .wait_active("provd.service", timeout)
+            .unwrap_or_else(|| panic!("the phone restarted before provd was ready"));
+        (kernel, kernel + ready)
+    }
+
+    /// Waits (logged in on the console) until systemd reports `unit` active, and returns
+    /// when that happened in the guest's clock: the time from the kernel's start (systemd's
+    /// monotonic activation timestamp). `None`: the phone restarted first, and a new boot has
+    /// begun. (The console's "Started ..." lines are no signal: systemd stops writing them
+    /// once the serial getty owns the console, which races with a unit's start.)
+    pub fn wait_active(&mut self, unit: &str, timeout: Duration) -> Option<Duration> {
+        let deadline = Instant::now() + timeout;
+        let cmd = format!("systemctl show -p ActiveState -p ActiveEnterTimestampMonotonic {unit}");
+        loop {
+            let out = self.sh_unless_reboot(&cmd, Duration::from_secs(60))?;
+            // NAME=value lines, in systemd's order rather than the order asked.
+            let value = |name: &str| {
+                out.output
+                    .lines()
+                    .find_map(|l| l.trim().strip_prefix(name)?.strip_prefix('='))
+                    .unwrap_or("")
+            };
+            let state = value("ActiveState");
+            let since_kernel_us = value("ActiveEnterTimestampMonotonic").parse::<u64>().ok();
+            if state == "active" {
+                if let Some(us) = since_kernel_us.filter(|us| *us > 0) {
+                    return Some(Duration::from_micros(us));
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{unit} not active after {timeout:?} (last: {:?})\n{}",
+                out.output,
+                self.tail()
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
     }
 
     /// `phonectl status --json` in the phone.

@@ -1847,6 +1847,48 @@ fn package_installs_workspace_binaries_and_their_users() {
         );
     }
     assert!(mk.contains("deskphone-$(word 1,$(1)) $(word 2,$(1))"));
+
+    // Every user of the shared overlay's sysusers.d (which the QEMU test image applies) is
+    // one the package creates: a daemon's or a helper unit's.
+    let helpers: Vec<(String, u32)> = list("DESKPHONE_HELPERS")
+        .iter()
+        .map(|d| {
+            let (name, uid) = d.split_once(':').expect("name:uid");
+            (name.to_string(), uid.parse().expect("uid"))
+        })
+        .collect();
+    let all_uids: BTreeSet<u32> = daemons.iter().chain(&helpers).map(|(_, u)| *u).collect();
+    assert_eq!(
+        all_uids.len(),
+        daemons.len() + helpers.len(),
+        "a uid used twice"
+    );
+    let created: BTreeSet<String> = daemons
+        .iter()
+        .chain(&helpers)
+        .map(|(n, _)| format!("deskphone-{n}"))
+        .collect();
+    let sysusers = read(
+        &workspace().join("buildroot-overlay/rootfs-overlay/usr/lib/sysusers.d/deskphone.conf"),
+    );
+    let wanted: BTreeSet<String> = sysusers
+        .lines()
+        .filter_map(|l| l.strip_prefix("u "))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_string)
+        .collect();
+    assert_eq!(created, wanted, "users of deskphone.mk and of sysusers.d");
+    for (name, _) in &helpers {
+        let user = format!("User=deskphone-{name}\n");
+        assert!(
+            fs::read_dir(&units)
+                .unwrap()
+                .flatten()
+                .any(|e| fs::read_to_string(e.path()).is_ok_and(|t| t.contains(&user))),
+            "no unit runs as deskphone-{name}"
+        );
+    }
+    assert!(mk.contains("$(call DESKPHONE_HELPER_USER,"));
 }
 
 /// The Pi's partitions in genimage.cfg order, numbered as an MBR numbers them when there are

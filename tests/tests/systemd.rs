@@ -122,3 +122,56 @@ fn provd_uses_the_socket_systemd_passes() {
     assert!(!dir.path().join("unused/provd.sock").exists());
     activator.stop();
 }
+
+/// On the image provd reboots with `systemctl reboot`, which returns at once; systemd then
+/// stops provd with SIGTERM on the way down. provd must exit then, or every reboot (after an
+/// update or a check-sync) waits for the unit's stop timeout (90 s).
+#[test]
+fn provd_stops_on_sigterm_once_it_has_asked_for_a_reboot() {
+    let (_root, server) = tree();
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("reboot-asked");
+    let provd = Command::new(bin_dir().join("provd"))
+        .args([
+            "--mac",
+            "00503EFFD842",
+            "--tftp-server",
+            &server.addr.to_string(),
+        ])
+        .arg("--state")
+        .arg(dir.path().join("state"))
+        .arg("--runtime")
+        .arg(dir.path().join("run"))
+        .arg("--reboot-command")
+        .arg(format!("touch {}", marker.display()))
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let provd = Guard(provd);
+    let phonectl = |args: &[&str]| {
+        Command::new(bin_dir().join("phonectl"))
+            .arg("--runtime")
+            .arg(dir.path().join("run"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    wait_for("provd to answer", Duration::from_secs(30), || {
+        phonectl(&["status", "--json"])
+            .status
+            .success()
+            .then_some(())
+    });
+    assert!(phonectl(&["reboot"]).status.success());
+    wait_for("the reboot command", Duration::from_secs(10), || {
+        marker.exists().then_some(())
+    });
+    let asked = Instant::now();
+    let status = provd.stop();
+    assert!(
+        status.success(),
+        "SIGTERM after the reboot command must end provd cleanly: {status}"
+    );
+    assert!(asked.elapsed() < Duration::from_secs(5));
+}

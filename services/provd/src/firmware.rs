@@ -227,7 +227,9 @@ impl Rauc {
 
     /// Installs into the inactive slot and makes it the next boot's (RAUC verifies again).
     pub async fn install(&self, bundle: &Path) -> Result<(), String> {
-        self.run(&["install"], Some(bundle)).await.map(|_| ())
+        self.run(&["install"], Some(bundle)).await?;
+        sync_all().await;
+        Ok(())
     }
 
     /// Marks the booted slot good (keeps it) or bad (the next boot takes the other).
@@ -238,8 +240,18 @@ impl Rauc {
             keyring: None,
             ..self.clone()
         };
-        plain.run(&["status", what], None).await.map(|_| ())
+        plain.run(&["status", what], None).await?;
+        sync_all().await;
+        Ok(())
     }
+}
+
+/// Writes every filesystem's dirty pages out (sync(2)). RAUC's bootloader state (GRUB's
+/// grubenv on the ESP) is a file written through the page cache: a power cut in the seconds
+/// after `mark-good` or an install would otherwise undo it, and the next boot would take the
+/// wrong slot (fall back from a confirmed update, or never try an installed one).
+async fn sync_all() {
+    let _ = tokio::task::spawn_blocking(nix::unistd::sync).await;
 }
 
 #[cfg(test)]

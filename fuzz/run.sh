@@ -1,5 +1,6 @@
 #!/bin/sh
-# Fuzzes the .cnf parser and the configuration model on the stable toolchain.
+# Fuzzes the parsers (.cnf and the configuration model, SIP datagrams, dial plans) on the
+# stable toolchain.
 #
 #   fuzz/run.sh [SECONDS] [TARGET]     SECONDS defaults to 300, TARGET to cnf
 #
@@ -18,14 +19,28 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 
 mkdir -p "fuzz/corpus/$target"
-seeds="fuzz/seeds/$target"
-# cnf_export has no seeds of its own: the .cnf seeds suit it.
+dict=""
+case "$target" in
+    cnf | cnf_export)
+        # cnf_export has no seeds of its own: the .cnf seeds suit it. Both read .cnf text.
+        seeds="fuzz/seeds/cnf"
+        dict="-dict=fuzz/cnf.dict"
+        ;;
+    sip_datagram)
+        # The RFC 4475 torture messages, read where they live (never copied).
+        seeds="../shared/testdata/rfc4475"
+        ;;
+    dialplan)
+        # The sample tree (its dialplan.xml; the other files are harmless starting points).
+        seeds="examples/tftp"
+        ;;
+    *)
+        seeds="fuzz/seeds/$target"
+        ;;
+esac
 [ -d "$seeds" ] || seeds="fuzz/seeds/cnf"
-
-# Both targets read .cnf text, so both use the .cnf dictionary.
-dict="-dict=fuzz/cnf.dict"
 
 # --sanitizer none: the code under test is safe Rust, and without AddressSanitizer nothing
 # needs a nightly compiler (see fuzz/README.md for the ASan variant).
 exec cargo fuzz run --sanitizer none "$target" "fuzz/corpus/$target" "$seeds" -- \
-    "$dict" -max_total_time="$seconds" -print_final_stats=1
+    ${dict:+"$dict"} -max_total_time="$seconds" -print_final_stats=1

@@ -1,5 +1,5 @@
-//! Shared helpers for the end-to-end tests: the real peers (tftpd-hpa, dnsmasq), the phone
-//! as `deskphone-sim` runs it, and `phonectl`.
+//! Shared helpers for the end-to-end tests: the real peers (tftpd-hpa, dnsmasq; Kamailio and
+//! SIPp in [`sip`]), the phone as `deskphone-sim` runs it, and `phonectl`.
 //!
 //! The phone's binaries are built once per test run with the same cargo and profile as the
 //! tests themselves.
@@ -7,6 +7,7 @@
 //! [`qemu`] boots the real image (`cargo xtask image`) in QEMU instead.
 
 pub mod qemu;
+pub mod sip;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -41,6 +42,8 @@ pub fn bin_dir() -> &'static Path {
             "phonectl",
             "-p",
             "deskphone-sim",
+            "-p",
+            "deskphone-sipd",
         ]);
         if release {
             cmd.arg("--release");

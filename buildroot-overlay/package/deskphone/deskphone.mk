@@ -15,9 +15,13 @@ DESKPHONE_LICENSE_FILES = LICENSE-APACHE LICENSE-MIT
 # keep their owner across updates), in the group deskphone that may use the
 # services' sockets. Tools are plain commands. Adding a service or a tool is
 # one word on one of these lines.
-DESKPHONE_DAEMONS = provd:901
+DESKPHONE_DAEMONS = provd:901 sipd:903
 DESKPHONE_TOOLS = phonectl
 DESKPHONE_GID = 900
+# Users of the overlay's helper units, which run scripts rather than workspace
+# binaries (name:uid, user deskphone-<name>): the boot deadline
+# (deskphone-boot-check.service).
+DESKPHONE_HELPERS = bootcheck:902
 
 DESKPHONE_DAEMON_NAMES = $(foreach d,$(DESKPHONE_DAEMONS),$(firstword $(subst :, ,$(d))))
 DESKPHONE_BINS = $(DESKPHONE_DAEMON_NAMES) $(DESKPHONE_TOOLS)
@@ -62,12 +66,18 @@ endef
 define DESKPHONE_USERS
 	- -1 deskphone $(DESKPHONE_GID) - - - - deskphone service clients
 	$(foreach d,$(DESKPHONE_DAEMONS),$(call DESKPHONE_DAEMON_USER,$(subst :, ,$(d)))$(sep))
+	$(foreach h,$(DESKPHONE_HELPERS),$(call DESKPHONE_HELPER_USER,$(subst :, ,$(h)))$(sep))
 endef
 
 # $(1): name uid
 DESKPHONE_DAEMON_USER = \
 	deskphone-$(word 1,$(1)) $(word 2,$(1)) deskphone-$(word 1,$(1)) $(word 2,$(1)) \
 	* - - deskphone deskphone $(word 1,$(1))
+
+# $(1): name uid (not in the deskphone group: helpers use no service socket)
+DESKPHONE_HELPER_USER = \
+	deskphone-$(word 1,$(1)) $(word 2,$(1)) deskphone-$(word 1,$(1)) $(word 2,$(1)) \
+	* - - - deskphone $(word 1,$(1))
 
 $(eval $(cargo-package))
 

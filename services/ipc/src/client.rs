@@ -122,3 +122,22 @@ impl Protocol for Provd {
         }
     }
 }
+
+/// sipd's protocol.
+pub struct Sipd;
+
+impl Protocol for Sipd {
+    const SERVICE: Service = Service::Sipd;
+    type Request = crate::sipd::Request;
+    type Reply = crate::sipd::Reply;
+    type Event = crate::sipd::Event;
+    fn hello(hello: Hello) -> Self::Request {
+        crate::sipd::Request::Hello(hello)
+    }
+    fn error_of(reply: &Self::Reply) -> Option<&str> {
+        match reply {
+            crate::sipd::Reply::Error { message } => Some(message),
+            _ => None,
+        }
+    }
+}

@@ -11,6 +11,8 @@
 pub mod client;
 pub mod frame;
 pub mod provd;
+pub mod sipd;
+pub mod systemd;
 
 use std::path::{Path, PathBuf};
 

@@ -14,6 +14,11 @@ pub enum Request {
     Status,
     /// The effective configuration, `{NAME: {"value": V, "source": S}}`, secrets masked.
     Config,
+    /// The same with the secrets (line passwords) in clear, answered as [`Reply::Config`];
+    /// only for sipd (and root, and provd's own user): other peers get an error. Added
+    /// without a protocol bump: the other messages keep their shape, and an older provd
+    /// refuses it loudly as an unknown request.
+    SipConfig,
     /// Receive [`Event`]s from now on.
     Subscribe,
     /// Start the check-sync procedure (waits for 20 s of idle phone, reads syncinfo.xml).

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use deskphone_config::Mac;
-use deskphone_ipc::client::{Client, Provd};
+use deskphone_ipc::client::{Client, Provd, Sipd};
 use deskphone_ipc::provd::{Event, Reply, Request};
 use deskphone_ipc::RuntimeDir;
 
@@ -40,7 +40,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Versions, provisioning, configuration sources, status messages.
+    /// Versions, provisioning, configuration sources, status messages, and the lines with
+    /// their registrations when sipd runs (`lines` in the JSON; absent without sipd).
     Status {
         #[arg(long)]
         json: bool,
@@ -133,11 +134,17 @@ async fn run(args: Args) -> anyhow::Result<u8> {
             let Reply::Status(status) = ok(c.request(&Request::Status).await?)? else {
                 anyhow::bail!("unexpected reply");
             };
-            let status = serde_json::to_value(&status)?;
+            let mut status = serde_json::to_value(&status)?;
+            // sipd's lines join provd's status; without sipd the key is absent.
+            let sip = sipd_status(&runtime).await;
+            if let (Ok(sip), Some(obj)) = (&sip, status.as_object_mut()) {
+                obj.insert("lines".into(), serde_json::to_value(&sip.lines)?);
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&status)?);
             } else {
                 print_status(&status);
+                print_lines(&sip);
             }
             Ok(0)
         }
@@ -215,6 +222,64 @@ async fn run(args: Args) -> anyhow::Result<u8> {
     }
 }
 
+/// sipd's status, or why there is none (not running, refused).
+async fn sipd_status(runtime: &RuntimeDir) -> anyhow::Result<deskphone_ipc::sipd::Status> {
+    use deskphone_ipc::sipd;
+    let mut c = Client::<Sipd>::connect(runtime, "phonectl").await?;
+    match c.request(&sipd::Request::Status).await? {
+        sipd::Reply::Status(s) => Ok(*s),
+        sipd::Reply::Error { message } => anyhow::bail!("{message}"),
+        other => anyhow::bail!("unexpected reply from sipd: {other:?}"),
+    }
+}
+
+fn print_lines(sip: &anyhow::Result<deskphone_ipc::sipd::Status>) {
+    print!("{}", lines_text(sip));
+}
+
+/// The SIP part of the text status.
+fn lines_text(sip: &anyhow::Result<deskphone_ipc::sipd::Status>) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::from("\n");
+    let s = match sip {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = writeln!(out, "Lines            sipd is not running ({e:#})");
+            return out;
+        }
+    };
+    let state = match &s.reason {
+        Some(r) => format!("{}: {r}", s.state),
+        None => s.state.clone(),
+    };
+    let _ = writeln!(
+        out,
+        "SIP              {state}, on {}",
+        s.sip_address.as_deref().unwrap_or("-")
+    );
+    if s.lines.is_empty() {
+        let _ = writeln!(out, "Lines            none configured (no lineN_name)");
+    }
+    for l in &s.lines {
+        let mut what = l.state.clone();
+        if let Some(e) = l.expires_in {
+            what.push_str(&format!(" ({e} s left)"));
+        }
+        if let Some(r) = &l.reason {
+            what.push_str(&format!(": {r}"));
+        }
+        if let Some(r) = l.retry_in {
+            what.push_str(&format!("; next attempt in {r} s"));
+        }
+        let _ = writeln!(
+            out,
+            "Line {}           {} at {}  {what}",
+            l.line, l.name, l.proxy
+        );
+    }
+    out
+}
+
 async fn connect(runtime: &RuntimeDir) -> anyhow::Result<Client<Provd>> {
     Client::<Provd>::connect(runtime, "phonectl")
         .await
@@ -278,5 +343,52 @@ fn print_status(s: &serde_json::Value) {
             m["time"].as_str().unwrap_or(""),
             m["text"].as_str().unwrap_or("")
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use deskphone_ipc::sipd::{LineStatus, Status};
+
+    #[test]
+    fn the_text_status_shows_each_line_or_that_sipd_is_not_running() {
+        let line = |n: u8, registered: bool| LineStatus {
+            line: n,
+            name: format!("100{n}"),
+            registered,
+            proxy: "10.0.0.5:5060".into(),
+            state: if registered { "registered" } else { "failed" }.into(),
+            reason: (!registered).then(|| "no response from the registrar".into()),
+            retry_in: (!registered).then_some(25),
+            expires_in: registered.then_some(3500),
+            failures: u32::from(!registered),
+        };
+        let status = Status {
+            sipd: "0.1.0".into(),
+            protocol: 1,
+            state: "running".into(),
+            reason: None,
+            sip_address: Some("0.0.0.0:5060".into()),
+            lines: vec![line(1, true), line(2, false)],
+        };
+        let text = lines_text(&Ok(status));
+        assert!(
+            text.contains("SIP              running, on 0.0.0.0:5060"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Line 1           1001 at 10.0.0.5:5060  registered (3500 s left)"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "Line 2           1002 at 10.0.0.5:5060  failed: no response from the \
+                 registrar; next attempt in 25 s"
+            ),
+            "{text}"
+        );
+        let down = lines_text(&Err(anyhow::anyhow!("cannot reach sipd")));
+        assert!(down.contains("sipd is not running"), "{down}");
     }
 }

@@ -426,7 +426,7 @@ mod tests {
                 ("phones/SIP00503EFFD842.cnf", "line1_name: 43\n"),
                 (
                     "dialplan.xml",
-                    "<DIALTEMPLATE><TEMPLATE MATCH=\"1...\"/></DIALTEMPLATE>",
+                    "<DIALTEMPLATE><TEMPLATE MATCH=\"1...\" Timeout=\"0\"/></DIALTEMPLATE>",
                 ),
             ]),
         )]));

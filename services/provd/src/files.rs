@@ -94,46 +94,12 @@ pub fn decide_sync(
     }
 }
 
-/// Checks a dial plan file: well-formed, a `DIALTEMPLATE` root, `TEMPLATE` rules with a
-/// `MATCH`. Returns the number of rules. (What the rules mean is the SIP agent's business.)
+/// Checks a dial plan file (deskphone-dialplan reads it: root, rules, patterns, Timeout, User,
+/// Rewrite). Returns the number of usable rules.
 pub fn check_dialplan(file: &str, data: &[u8]) -> (usize, Vec<Diagnostic>) {
-    let mut diags = Vec::new();
-    let text = straighten_quotes(file, data, &mut diags);
-    let mut rules = 0;
-    let mut root_seen = false;
-    let mut problems = Vec::new();
-    walk_elements(file, &text, &mut diags, |e, line| {
-        let name = e.name().as_ref().to_ascii_uppercase();
-        if !root_seen {
-            root_seen = true;
-            if name != b"DIALTEMPLATE" {
-                problems.push(Diagnostic::warning(
-                    file,
-                    line,
-                    "the root element should be <DIALTEMPLATE>",
-                ));
-            }
-        } else if name == b"TEMPLATE" {
-            if attr(e, "MATCH").is_some() {
-                rules += 1;
-            } else {
-                problems.push(Diagnostic::warning(
-                    file,
-                    line,
-                    "TEMPLATE without MATCH; rule ignored",
-                ));
-            }
-        }
-    });
-    diags.extend(problems);
-    if rules == 0 {
-        diags.push(Diagnostic::warning(
-            file,
-            0,
-            "no TEMPLATE rule: every number waits for the inter-digit timeout",
-        ));
-    }
-    (rules, diags)
+    // The same reader the phone dials with: what the lint reports is what the phone does.
+    let (plan, diags) = deskphone_dialplan::DialPlan::parse(file, data);
+    (plan.templates.len(), diags)
 }
 
 /// Calls `f` with every start or empty element and its line; XML that is not well-formed ends

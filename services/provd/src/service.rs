@@ -302,7 +302,7 @@ pub async fn run(opts: Options) -> anyhow::Result<i32> {
         shared.lock().message(d.to_string());
     }
 
-    let listener = listen(&opts.runtime)?;
+    let listener = deskphone_ipc::systemd::listen(&opts.runtime, Service::Provd)?;
     tokio::spawn(accept_loop(listener, shared.clone()));
 
     // Provision once, at start, as the phone does at power-on.
@@ -320,7 +320,7 @@ pub async fn run(opts: Options) -> anyhow::Result<i32> {
     shared.lock().apply_outcome(&outcome);
     firmware_at_start(&shared).await;
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
-    spawn_watchdog();
+    deskphone_ipc::systemd::spawn_watchdog();
 
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
@@ -670,58 +670,26 @@ async fn reboot(shared: &Arc<Shared>, reason: String) -> anyhow::Result<i32> {
     match action {
         RebootAction::Exit(code) => Ok(code),
         RebootAction::Command(cmd) => {
+            // Listening before the command runs: systemd may send SIGTERM before it returns.
+            let mut sigterm =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
             let status = tokio::process::Command::new(&cmd[0])
                 .args(&cmd[1..])
                 .status()
                 .await;
             match status {
                 Ok(s) if s.success() => {
-                    // systemd stops us; wait for it.
-                    std::future::pending::<()>().await;
+                    // systemd stops us on the way down: exit then, rather than make the
+                    // shutdown wait for the stop timeout (SIGTERM is handled by tokio here,
+                    // so it no longer ends the process by itself).
+                    sigterm.recv().await;
+                    log::info!("stopping for the reboot");
                     Ok(0)
                 }
                 other => anyhow::bail!("reboot command {cmd:?} failed: {other:?}"),
             }
         }
     }
-}
-
-fn spawn_watchdog() {
-    let mut usec = 0;
-    if sd_notify::watchdog_enabled(false, &mut usec) && usec > 0 {
-        let period = Duration::from_micros(usec) / 2;
-        tokio::spawn(async move {
-            loop {
-                let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
-                tokio::time::sleep(period).await;
-            }
-        });
-    }
-}
-
-/// The socket: passed by systemd (socket activation) or made here.
-fn listen(runtime: &RuntimeDir) -> anyhow::Result<UnixListener> {
-    if let Ok(mut fds) = sd_notify::listen_fds() {
-        if let Some(fd) = fds.next() {
-            use std::os::fd::FromRawFd;
-            // SAFETY: systemd passed this descriptor to us and nothing else owns it.
-            let std_listener = unsafe { std::os::unix::net::UnixListener::from_raw_fd(fd) };
-            std_listener.set_nonblocking(true)?;
-            return Ok(UnixListener::from_std(std_listener)?);
-        }
-    }
-    let path = runtime.socket(Service::Provd);
-    std::fs::create_dir_all(runtime.path())
-        .with_context(|| format!("creating {}", runtime.path().display()))?;
-    match std::fs::remove_file(&path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("removing stale {}", path.display())),
-    }
-    let l = UnixListener::bind(&path).with_context(|| format!("binding {}", path.display()))?;
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o660))?;
-    Ok(l)
 }
 
 async fn accept_loop(listener: UnixListener, shared: Arc<Shared>) {
@@ -740,6 +708,7 @@ async fn accept_loop(listener: UnixListener, shared: Arc<Shared>) {
 
 /// One client connection: hello, then requests and (if subscribed) events.
 async fn serve(stream: UnixStream, shared: Arc<Shared>) {
+    let secrets = stream.peer_cred().is_ok_and(|c| may_see_secrets(c.uid()));
     let (mut rd, mut wr) = stream.into_split();
     // Reading in its own task keeps partially read frames safe while events are written.
     let (req_tx, mut req_rx) = mpsc::channel::<Result<Request, String>>(8);
@@ -806,7 +775,7 @@ async fn serve(stream: UnixStream, shared: Arc<Shared>) {
                 None => break,
                 Some(Err(message)) => Frame::Reply(Reply::Error { message }),
                 Some(Ok(req)) => {
-                    let reply = handle(&shared, req, &mut unlocked, &ev_tx);
+                    let reply = handle(&shared, req, &mut unlocked, secrets, &ev_tx);
                     if matches!(&reply, Reply::Error { message } if message == WRONG_PASSWORD) {
                         log::warn!("wrong phone password from {client}");
                         tokio::time::sleep(UNLOCK_FAILURE_DELAY).await;
@@ -828,6 +797,7 @@ fn handle(
     shared: &Arc<Shared>,
     req: Request,
     unlocked: &mut bool,
+    secrets: bool,
     events: &mpsc::UnboundedSender<Event>,
 ) -> Reply {
     let mut s = shared.lock();
@@ -838,6 +808,12 @@ fn handle(
         Request::Status => Reply::Status(Box::new(s.status())),
         Request::Config => Reply::Config {
             parameters: s.config.parameters_json(false),
+        },
+        Request::SipConfig if secrets => Reply::Config {
+            parameters: s.config.parameters_json(true),
+        },
+        Request::SipConfig => Reply::Error {
+            message: "the configuration with its secrets is for sipd only".into(),
         },
         Request::Subscribe => {
             s.subscribers.push(events.clone());
@@ -929,6 +905,45 @@ fn handle(
     }
 }
 
+/// The user sipd runs as on the image (sysusers.d).
+const SIPD_USER: &str = "deskphone-sipd";
+
+/// Who may read the line passwords: root, provd's own user (the simulator runs every
+/// service as one user) and sipd's user on the image. The socket's group (deskphone) lets
+/// the UI and phonectl in, and they see secrets masked.
+fn may_see_secrets(uid: u32) -> bool {
+    uid == 0 || uid == nix::unistd::geteuid().as_raw() || user_id(SIPD_USER) == Some(uid)
+}
+
+/// A user's id from /etc/passwd (systemd-sysusers writes the services' users there).
+fn user_id(name: &str) -> Option<u32> {
+    user_id_in(&std::fs::read_to_string("/etc/passwd").ok()?, name)
+}
+
+fn user_id_in(passwd: &str, name: &str) -> Option<u32> {
+    passwd.lines().find_map(|l| {
+        let mut f = l.split(':');
+        (f.next()? == name).then_some(())?;
+        f.nth(1)?.parse().ok()
+    })
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod secrets_tests {
+    use super::*;
+
+    #[test]
+    fn sipd_is_found_by_its_user_name_only() {
+        let passwd = "root:x:0:0:root:/root:/bin/bash\n\
+                      deskphone-sipd-old:x:901:901::/:/usr/sbin/nologin\n\
+                      deskphone-sipd:x:902:902:deskphone SIP:/:/usr/sbin/nologin\n";
+        assert_eq!(user_id_in(passwd, "deskphone-sipd"), Some(902));
+        assert_eq!(user_id_in(passwd, "deskphone-ui"), None);
+        assert!(may_see_secrets(0));
+        assert!(may_see_secrets(nix::unistd::geteuid().as_raw()));
+    }
 }

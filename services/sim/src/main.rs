@@ -1,10 +1,11 @@
 //! `deskphone-sim`: the whole phone on a development machine.
 //!
-//! Starts each service of the phone as its own process with the host backends (today: provd;
-//! each later service joins here), the way systemd starts them on the image. A service that
-//! asks for a reboot (exit status 3) makes the simulator restart every service, as the phone
-//! would reboot; a service that dies otherwise is restarted after a pause, like
-//! `Restart=on-failure`. SIGTERM or SIGINT stops everything cleanly.
+//! Starts each service of the phone as its own process with the host backends (today: provd
+//! and sipd; each later service joins here), the way systemd starts them on the image. A
+//! service that asks for a reboot (exit status 3) makes the simulator restart every service,
+//! as the phone would reboot; a service that dies otherwise is restarted after a pause, like
+//! `Restart=on-failure`. SIGTERM or SIGINT stops everything cleanly (sipd first, so it can
+//! unregister the lines).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -58,6 +59,13 @@ struct Args {
     /// Directory of the service binaries (default: next to this program).
     #[arg(long)]
     bin_dir: Option<PathBuf>,
+    /// The UDP port of SIP (passed to sipd; default: voip_control_port, 5060; 0: any free
+    /// port, which `phonectl status` shows).
+    #[arg(long)]
+    sip_port: Option<u16>,
+    /// The address sipd's SIP socket binds (default: every interface).
+    #[arg(long)]
+    sip_bind: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -97,6 +105,20 @@ fn provd_command(args: &Args, bin_dir: &Path) -> Command {
     c
 }
 
+fn sipd_command(args: &Args, bin_dir: &Path) -> Command {
+    let mut c = Command::new(bin_dir.join("sipd"));
+    c.arg("--runtime").arg(&args.runtime);
+    if let Some(p) = args.sip_port {
+        c.arg("--sip-port").arg(p.to_string());
+    }
+    if let Some(b) = &args.sip_bind {
+        c.arg("--bind").arg(b);
+    }
+    c.stdin(Stdio::null());
+    c.kill_on_drop(true);
+    c
+}
+
 async fn run(args: Args) -> anyhow::Result<i32> {
     let bin_dir = match &args.bin_dir {
         Some(d) => d.clone(),
@@ -118,6 +140,7 @@ async fn run(args: Args) -> anyhow::Result<i32> {
     );
     let mut boots = 1u32;
     let mut provd = spawn(provd_command(&args, &bin_dir), "provd")?;
+    let mut sipd = spawn(sipd_command(&args, &bin_dir), "sipd")?;
     loop {
         tokio::select! {
             status = provd.wait() => {
@@ -125,16 +148,25 @@ async fn run(args: Args) -> anyhow::Result<i32> {
                 if status.code() == Some(REBOOT_STATUS) {
                     boots += 1;
                     eprintln!("deskphone-sim: phone rebooting (boot {boots})");
+                    // A reboot restarts every service.
+                    stop("sipd", &mut sipd).await;
+                    sipd = spawn(sipd_command(&args, &bin_dir), "sipd")?;
                 } else {
                     eprintln!("deskphone-sim: provd ended ({status}); restarting it");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
                 provd = spawn(provd_command(&args, &bin_dir), "provd")?;
             }
+            status = sipd.wait() => {
+                eprintln!("deskphone-sim: sipd ended ({}); restarting it", status?);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                sipd = spawn(sipd_command(&args, &bin_dir), "sipd")?;
+            }
             _ = term.recv() => break,
             _ = int.recv() => break,
         }
     }
+    stop("sipd", &mut sipd).await;
     stop("provd", &mut provd).await;
     eprintln!("deskphone-sim: stopped");
     Ok(0)

@@ -1,0 +1,62 @@
+//! `sipd`: the SIP user agent service.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Parser;
+use deskphone_ipc::RuntimeDir;
+use deskphone_sipd::service::{run, Options};
+
+#[derive(Parser, Debug)]
+#[command(
+    version,
+    about = "deskphone SIP user agent: registers the lines the configuration names"
+)]
+struct Args {
+    /// Where the services' sockets are (provd's is read, sipd's is made).
+    #[arg(long, default_value = deskphone_ipc::DEFAULT_RUNTIME_DIR)]
+    runtime: PathBuf,
+    /// The UDP port of SIP instead of voip_control_port (0: any free port).
+    #[arg(long)]
+    sip_port: Option<u16>,
+    /// The address the SIP socket binds.
+    #[arg(long, default_value = "0.0.0.0")]
+    bind: IpAddr,
+}
+
+fn init_logging() {
+    if systemd_journal_logger::connected_to_journal() {
+        if let Ok(l) = systemd_journal_logger::JournalLog::new() {
+            if l.install().is_ok() {
+                log::set_max_level(log::LevelFilter::Info);
+                return;
+            }
+        }
+    }
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+}
+
+fn main() -> std::process::ExitCode {
+    let started = Instant::now();
+    let args = Args::parse();
+    init_logging();
+    let opts = Options {
+        runtime: RuntimeDir::new(args.runtime),
+        bind: args.bind,
+        sip_port: args.sip_port,
+        started,
+    };
+    let result = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|rt| rt.block_on(run(opts)));
+    match result {
+        Ok(code) => std::process::ExitCode::from(code as u8),
+        Err(e) => {
+            log::error!("{e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,479 @@
+//! What sipd does around the SIP core, still without I/O: which lines are registered with
+//! which [`UserAgent`], what a configuration change means for them, how requests the core
+//! hands up are answered, and the per-line status the socket publishes. The service
+//! ([`crate::service`]) only moves datagrams, time, plans and events in and out.
+//!
+//! A configuration change that alters how the lines register (a line's name, proxy or
+//! credentials, timers, NAT, the local address) builds a new [`UserAgent`]. The old one is
+//! kept *retiring* while it unregisters the bindings the new one does not take over (same
+//! address of record, contact and registrar: the new REGISTER simply replaces the binding,
+//! RFC 3261 section 10.3). Responses go to every user agent (each drops what is not its
+//! own), requests only to the current one. A change of `proxy_register` alone unregisters or
+//! registers the lines of the current user agent.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use deskphone_ipc::sipd::LineStatus;
+use deskphone_sip::ua::ALLOW;
+use deskphone_sip::{
+    response_to, Event, Message, Name, RegState, ServerTx, Transmit, UaEvent, UserAgent,
+};
+
+use crate::plan::Plan;
+
+/// How long a retiring user agent may take to unregister before it is dropped: one whole
+/// non-INVITE transaction with a challenge is at most about 2 x 32 s.
+const RETIRE_DEADLINE: Duration = Duration::from_secs(70);
+
+/// What the service must act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShellEvent {
+    /// A line's published status changed.
+    Line(u8),
+    /// A check-sync NOTIFY from a configured proxy, answered 200: provd should resync.
+    CheckSync { source: SocketAddr, event: String },
+    /// A check-sync NOTIFY from anywhere else, refused with 403.
+    CheckSyncRefused { source: SocketAddr, event: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum View {
+    Unregistered,
+    Registering,
+    Registered { until: Instant },
+    Failed { retry: Option<Instant> },
+}
+
+#[derive(Debug, Clone)]
+struct LineView {
+    name: String,
+    proxy: String,
+    view: View,
+    reason: Option<String>,
+    failures: u32,
+}
+
+struct Current {
+    ua: UserAgent,
+    plan: Plan,
+}
+
+struct Retiring {
+    ua: UserAgent,
+    /// Lines still unregistering.
+    pending: BTreeSet<u8>,
+    deadline: Instant,
+}
+
+/// The shell's state: see the module documentation.
+pub struct Shell {
+    current: Option<Current>,
+    retiring: Vec<Retiring>,
+    lines: BTreeMap<u8, LineView>,
+    events: VecDeque<ShellEvent>,
+    rng: fastrand::Rng,
+    stopping: bool,
+}
+
+const NOT_REGISTERING: &str = "proxy_register is 0";
+
+impl Shell {
+    /// `seed` feeds every user agent's random tokens (fresh entropy in the service, a
+    /// constant in tests).
+    pub fn new(seed: u64) -> Shell {
+        Shell {
+            current: None,
+            retiring: Vec::new(),
+            lines: BTreeMap::new(),
+            events: VecDeque::new(),
+            rng: fastrand::Rng::with_seed(seed),
+            stopping: false,
+        }
+    }
+
+    pub fn plan(&self) -> Option<&Plan> {
+        self.current.as_ref().map(|c| &c.plan)
+    }
+
+    /// Takes a new plan (the first, or after a configuration change).
+    pub fn apply(&mut self, now: Instant, plan: Plan) {
+        if self.stopping {
+            return;
+        }
+        match &mut self.current {
+            Some(cur) if cur.plan == plan => {}
+            Some(cur) if cur.plan.same_registrations(&plan) => {
+                let toggled = cur.plan.register() != plan.register();
+                cur.plan = plan;
+                if toggled {
+                    let register = cur.plan.register();
+                    for l in &cur.plan.lines {
+                        if l.destination.is_ok() {
+                            if register {
+                                cur.ua.register(now, l.settings.line);
+                            } else {
+                                cur.ua.unregister(now, l.settings.line);
+                            }
+                        }
+                    }
+                    self.refresh_unresolved();
+                }
+            }
+            _ => self.rebuild(now, plan),
+        }
+        self.drain(now);
+    }
+
+    fn rebuild(&mut self, now: Instant, plan: Plan) {
+        let mut ua = UserAgent::new(plan.settings.clone(), plan.local, self.rng.u64(..));
+        let mut views = BTreeMap::new();
+        for l in &plan.lines {
+            let mut view = LineView {
+                name: l.settings.name.clone(),
+                proxy: l.proxy(),
+                view: View::Unregistered,
+                reason: None,
+                failures: 0,
+            };
+            match &l.destination {
+                Ok(d) => {
+                    if let Err(e) = ua.add_line(l.settings.clone(), *d) {
+                        view.view = View::Failed { retry: None };
+                        view.reason = Some(e);
+                    }
+                }
+                Err(e) => {
+                    view.view = View::Failed { retry: None };
+                    view.reason = Some(e.clone());
+                }
+            }
+            views.insert(l.settings.line, view);
+        }
+        if let Some(old) = self.current.take() {
+            self.retire(now, old, &plan);
+        }
+        let gone: Vec<u8> = self
+            .lines
+            .keys()
+            .filter(|n| !views.contains_key(n))
+            .copied()
+            .collect();
+        self.lines = views;
+        self.events.extend(gone.into_iter().map(ShellEvent::Line));
+        self.events
+            .extend(self.lines.keys().copied().map(ShellEvent::Line));
+        let register = plan.register();
+        let numbers: Vec<u8> = plan
+            .lines
+            .iter()
+            .filter(|l| l.destination.is_ok())
+            .map(|l| l.settings.line)
+            .collect();
+        self.current = Some(Current { ua, plan });
+        if register {
+            if let Some(cur) = &mut self.current {
+                for n in numbers {
+                    cur.ua.register(now, n);
+                }
+            }
+        }
+        self.refresh_unresolved();
+    }
+
+    /// Unregisters what the new plan does not take over, and keeps the old user agent until
+    /// that is done.
+    fn retire(&mut self, now: Instant, mut old: Current, new: &Plan) {
+        let mut pending = BTreeSet::new();
+        let same_contact = old.plan.local == new.local
+            && old.plan.settings.nat_address == new.settings.nat_address
+            && old.plan.settings.user_info == new.settings.user_info;
+        for l in &old.plan.lines {
+            let n = l.settings.line;
+            let active = matches!(
+                old.ua.registration(n),
+                Some(RegState::Registered { .. } | RegState::Registering)
+            );
+            let taken_over = new.register()
+                && same_contact
+                && new.lines.iter().any(|m| {
+                    m.settings.name == l.settings.name
+                        && m.settings.proxy == l.settings.proxy
+                        && m.settings.proxy_port == l.settings.proxy_port
+                        && m.destination == l.destination
+                });
+            if active && !taken_over {
+                old.ua.unregister(now, n);
+                if old.ua.registration(n) != Some(&RegState::Unregistered) {
+                    pending.insert(n);
+                }
+            }
+        }
+        // What it reported before retiring no longer concerns the lines; what it has to
+        // send (the unregistrations) goes out through `poll_transmit`.
+        while old.ua.poll_event().is_some() {}
+        if !pending.is_empty() {
+            self.retiring.push(Retiring {
+                ua: old.ua,
+                pending,
+                deadline: now + RETIRE_DEADLINE,
+            });
+        }
+    }
+
+    /// Lines whose proxy does not resolve, or that are not to register: their reason.
+    fn refresh_unresolved(&mut self) {
+        let Some(cur) = &self.current else { return };
+        for l in &cur.plan.lines {
+            let Some(v) = self.lines.get_mut(&l.settings.line) else {
+                continue;
+            };
+            let before = (v.view.clone(), v.reason.clone());
+            if let Err(e) = &l.destination {
+                if cur.plan.register() {
+                    v.view = View::Failed { retry: None };
+                    v.reason = Some(e.clone());
+                } else {
+                    v.view = View::Unregistered;
+                    v.reason = Some(NOT_REGISTERING.into());
+                }
+            } else if !cur.plan.register() && v.view == View::Unregistered {
+                v.reason = Some(NOT_REGISTERING.into());
+            }
+            if before != (v.view.clone(), v.reason.clone()) {
+                self.events.push_back(ShellEvent::Line(l.settings.line));
+            }
+        }
+    }
+
+    /// A datagram on the SIP socket.
+    pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
+        if data.starts_with(b"SIP/") {
+            // A response: whichever user agent sent the request takes it.
+            for r in &mut self.retiring {
+                r.ua.handle_datagram(now, source, data);
+            }
+        }
+        if let Some(cur) = &mut self.current {
+            cur.ua.handle_datagram(now, source, data);
+        }
+        self.drain(now);
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some(cur) = &mut self.current {
+            cur.ua.handle_timeout(now);
+        }
+        for r in &mut self.retiring {
+            r.ua.handle_timeout(now);
+        }
+        self.drain(now);
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let cur = self.current.as_ref().and_then(|c| c.ua.poll_timeout());
+        let old = self.retiring.iter().map(|r| {
+            r.ua.poll_timeout()
+                .map_or(r.deadline, |t| t.min(r.deadline))
+        });
+        cur.into_iter().chain(old).min()
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        for r in &mut self.retiring {
+            if let Some(t) = r.ua.poll_transmit() {
+                return Some(t);
+            }
+        }
+        self.current.as_mut().and_then(|c| c.ua.poll_transmit())
+    }
+
+    pub fn poll_event(&mut self) -> Option<ShellEvent> {
+        self.events.pop_front()
+    }
+
+    /// Unregisters every line (sipd is stopping); [`Shell::is_quiet`] says when that is done.
+    pub fn shutdown(&mut self, now: Instant) {
+        self.stopping = true;
+        if let Some(cur) = &mut self.current {
+            for l in &cur.plan.lines {
+                if l.destination.is_ok() {
+                    cur.ua.unregister(now, l.settings.line);
+                }
+            }
+        }
+        self.drain(now);
+    }
+
+    /// No registration is left to end (after [`Shell::shutdown`]).
+    pub fn is_quiet(&self) -> bool {
+        let current = self.current.as_ref().is_none_or(|c| {
+            c.plan.lines.iter().all(|l| {
+                matches!(
+                    c.ua.registration(l.settings.line),
+                    None | Some(RegState::Unregistered)
+                )
+            })
+        });
+        current && self.retiring.is_empty()
+    }
+
+    /// Every line as the socket publishes it.
+    pub fn lines(&self, now: Instant) -> Vec<LineStatus> {
+        self.lines
+            .keys()
+            .filter_map(|n| self.line(now, *n))
+            .collect()
+    }
+
+    /// One line as the socket publishes it; `None` if the configuration has no such line.
+    pub fn line(&self, now: Instant, line: u8) -> Option<LineStatus> {
+        let v = self.lines.get(&line)?;
+        let secs = |t: Instant| t.saturating_duration_since(now).as_secs();
+        let (state, registered, retry_in, expires_in) = match &v.view {
+            View::Unregistered => ("unregistered", false, None, None),
+            View::Registering => ("registering", false, None, None),
+            View::Registered { until } => ("registered", true, None, Some(secs(*until))),
+            View::Failed { retry } => ("failed", false, retry.map(secs), None),
+        };
+        Some(LineStatus {
+            line,
+            name: v.name.clone(),
+            registered,
+            proxy: v.proxy.clone(),
+            state: state.into(),
+            reason: v.reason.clone(),
+            retry_in,
+            expires_in,
+            failures: v.failures,
+        })
+    }
+
+    /// Moves what the user agents reported into the line views and answers requests.
+    fn drain(&mut self, now: Instant) {
+        let mut reported = Vec::new();
+        if let Some(cur) = &mut self.current {
+            while let Some(e) = cur.ua.poll_event() {
+                reported.push(e);
+            }
+        }
+        for e in reported {
+            match e {
+                UaEvent::Registration { line, state } => self.registration(line, state),
+                UaEvent::Transaction(Event::Request {
+                    tx,
+                    request,
+                    source,
+                }) => self.answer(now, tx, &request, source),
+                UaEvent::Transaction(Event::Rejected {
+                    status,
+                    problem,
+                    source,
+                }) => log::debug!("answered {status} to {source}: {problem}"),
+                UaEvent::Transaction(Event::Dropped { problem, source }) => {
+                    log::debug!("dropped a datagram from {source}: {problem}")
+                }
+                UaEvent::Transaction(_) => {}
+            }
+        }
+        for r in &mut self.retiring {
+            while let Some(e) = r.ua.poll_event() {
+                if let UaEvent::Registration {
+                    line,
+                    state: RegState::Unregistered | RegState::Failed { .. },
+                } = e
+                {
+                    r.pending.remove(&line);
+                }
+            }
+        }
+        self.retiring
+            .retain(|r| !r.pending.is_empty() && r.deadline > now);
+    }
+
+    fn registration(&mut self, line: u8, state: RegState) {
+        let register = self.current.as_ref().is_some_and(|c| c.plan.register());
+        let stopping = self.stopping;
+        let Some(v) = self.lines.get_mut(&line) else {
+            return;
+        };
+        match state {
+            RegState::Unregistered => {
+                v.view = View::Unregistered;
+                v.reason = if stopping {
+                    Some("sipd is stopping".into())
+                } else if !register {
+                    Some(NOT_REGISTERING.into())
+                } else {
+                    None
+                };
+            }
+            RegState::Registering => {
+                v.view = View::Registering;
+                // The reason of the last failure stays while the line tries again.
+                if v.failures == 0 {
+                    v.reason = None;
+                }
+            }
+            RegState::Registered { until, .. } => {
+                v.view = View::Registered { until };
+                v.reason = None;
+                v.failures = 0;
+            }
+            RegState::Failed { reason, retry } => {
+                v.view = View::Failed { retry: Some(retry) };
+                v.reason = Some(reason);
+                v.failures = v.failures.saturating_add(1);
+            }
+        }
+        self.events.push_back(ShellEvent::Line(line));
+    }
+
+    /// Requests the core hands up. Calls, subscriptions and the rest of issue 4 come later;
+    /// until then each gets the answer that tells the sender so.
+    fn answer(&mut self, now: Instant, tx: ServerTx, request: &Message, source: SocketAddr) {
+        let Some(cur) = &mut self.current else { return };
+        let method = request.method().unwrap_or_default();
+        let (code, reason) = match method {
+            "NOTIFY" => match check_sync_event(request) {
+                Some(event) if cur.plan.trusted.contains(&source.ip()) => {
+                    self.events
+                        .push_back(ShellEvent::CheckSync { source, event });
+                    (200, "OK")
+                }
+                Some(event) => {
+                    self.events
+                        .push_back(ShellEvent::CheckSyncRefused { source, event });
+                    (403, "Forbidden")
+                }
+                None => (489, "Bad Event"),
+            },
+            "INVITE" => (480, "Temporarily Unavailable"),
+            "BYE" | "CANCEL" | "REFER" => (481, "Call/Transaction Does Not Exist"),
+            "REGISTER" | "SUBSCRIBE" | "PUBLISH" | "MESSAGE" | "INFO" | "UPDATE" | "PRACK" => {
+                (405, "Method Not Allowed")
+            }
+            _ => (501, "Not Implemented"),
+        };
+        let tag: String = (0..10).map(|_| self.rng.alphanumeric()).collect();
+        let mut response = response_to(request, code, reason, &tag);
+        match code {
+            405 | 501 => response.push(Name::ALLOW, ALLOW),
+            489 => response.push(Name::ALLOW_EVENTS, "check-sync"),
+            _ => {}
+        }
+        if let Err(e) = cur.ua.respond(now, tx, response) {
+            log::debug!("could not answer {method} from {source}: {e}");
+        }
+    }
+}
+
+/// The event package of a check-sync NOTIFY: `check-sync` (also with `;reboot=...`) or
+/// `resync`, as PBXs send them; `None` for any other NOTIFY.
+pub fn check_sync_event(request: &Message) -> Option<String> {
+    let value = request.header(&Name::EVENT)?.trim();
+    let package = value.split(';').next().unwrap_or_default().trim();
+    (package.eq_ignore_ascii_case("check-sync") || package.eq_ignore_ascii_case("resync"))
+        .then(|| value.to_string())
+}

@@ -1,0 +1,342 @@
+//! The shell in simulated time against a registrar played by the test: plans applied,
+//! `proxy_register` toggled, lines changed while registered, requests the core hands up,
+//! check-sync trust, and the stop.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use deskphone_sip::{inspect, LineSettings, Message, Name, Settings, Transmit, Verdict};
+use deskphone_sipd::plan::{Plan, PlannedLine};
+use deskphone_sipd::shell::{Shell, ShellEvent};
+
+const PHONE: &str = "192.0.2.20:5060";
+const PROXY: &str = "192.0.2.1:5060";
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+fn line(n: u8, name: &str) -> PlannedLine {
+    PlannedLine {
+        settings: LineSettings {
+            line: n,
+            name: name.into(),
+            authname: Some(name.into()),
+            password: Some("secret".into()),
+            display_name: None,
+            proxy: "192.0.2.1".into(),
+            proxy_port: 5060,
+        },
+        destination: Ok(addr(PROXY)),
+    }
+}
+
+fn plan(register: bool, lines: Vec<PlannedLine>) -> Plan {
+    Plan {
+        settings: Settings {
+            register,
+            ..Settings::default()
+        },
+        local: addr(PHONE),
+        lines,
+        trusted: vec![IpAddr::from([192, 0, 2, 1])],
+    }
+}
+
+fn sent(shell: &mut Shell) -> Vec<Transmit> {
+    std::iter::from_fn(|| shell.poll_transmit()).collect()
+}
+
+fn parse(t: &Transmit) -> Message {
+    match inspect(&t.payload) {
+        Verdict::Request(m) | Verdict::Response(m) => m,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn events(shell: &mut Shell) -> Vec<ShellEvent> {
+    std::iter::from_fn(|| shell.poll_event()).collect()
+}
+
+/// The registrar's answer to `request`: 200 with the Contact and its expiry.
+fn ok(request: &Message) -> Vec<u8> {
+    let expires: u32 = request
+        .header(&Name::EXPIRES)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let mut s = String::from("SIP/2.0 200 OK\r\n");
+    for via in request.vias() {
+        s.push_str(&format!("Via: {via}\r\n"));
+    }
+    for (text, name) in [
+        ("From", Name::FROM),
+        ("Call-ID", Name::CALL_ID),
+        ("CSeq", Name::CSEQ),
+    ] {
+        s.push_str(&format!("{text}: {}\r\n", request.header(&name).unwrap()));
+    }
+    s.push_str(&format!(
+        "To: {};tag=reg\r\n",
+        request.header(&Name::TO).unwrap()
+    ));
+    if expires > 0 {
+        let contact = request.header(&Name::CONTACT).unwrap();
+        s.push_str(&format!("Contact: {contact};expires={expires}\r\n"));
+    }
+    s.push_str("Content-Length: 0\r\n\r\n");
+    s.into_bytes()
+}
+
+fn registers(shell: &mut Shell) -> Vec<Message> {
+    sent(shell)
+        .iter()
+        .filter(|t| t.destination == addr(PROXY))
+        .map(parse)
+        .filter(|m| m.method() == Some("REGISTER"))
+        .collect()
+}
+
+fn answer_all(shell: &mut Shell, now: Instant, requests: &[Message]) {
+    for r in requests {
+        shell.handle_datagram(now, addr(PROXY), &ok(r));
+    }
+}
+
+fn state_of(shell: &Shell, now: Instant, n: u8) -> (String, bool, Option<String>) {
+    let l = shell.line(now, n).expect("line");
+    (l.state, l.registered, l.reason)
+}
+
+#[test]
+fn registers_toggles_with_proxy_register_and_stops_cleanly() {
+    let t0 = Instant::now();
+    let mut shell = Shell::new(1);
+    shell.apply(t0, plan(true, vec![line(1, "1001"), line(2, "1002")]));
+    let regs = registers(&mut shell);
+    assert_eq!(regs.len(), 2);
+    assert_eq!(state_of(&shell, t0, 1).0, "registering");
+    answer_all(&mut shell, t0, &regs);
+    for n in [1, 2] {
+        assert_eq!(state_of(&shell, t0, n), ("registered".into(), true, None));
+    }
+    let l = shell.line(t0, 1).unwrap();
+    assert_eq!(l.proxy, "192.0.2.1:5060");
+    assert_eq!(l.expires_in, Some(3600));
+    assert!(events(&mut shell).contains(&ShellEvent::Line(2)));
+
+    // proxy_register 0: Expires 0 for each line, then unregistered with the reason.
+    let t1 = t0 + Duration::from_secs(10);
+    shell.apply(t1, plan(false, vec![line(1, "1001"), line(2, "1002")]));
+    let unregs = registers(&mut shell);
+    assert_eq!(unregs.len(), 2);
+    assert!(unregs.iter().all(|m| m.header(&Name::EXPIRES) == Some("0")));
+    // Same Call-ID as the registration: the registrar removes that binding.
+    assert_eq!(unregs[0].call_id(), regs[0].call_id());
+    answer_all(&mut shell, t1, &unregs);
+    assert_eq!(
+        state_of(&shell, t1, 1),
+        (
+            "unregistered".into(),
+            false,
+            Some("proxy_register is 0".into())
+        )
+    );
+    // Nothing more is sent while unregistered, however long it stays so.
+    let end = t1 + Duration::from_secs(7200);
+    while let Some(t) = shell.poll_timeout().filter(|t| *t <= end) {
+        shell.handle_timeout(t);
+        assert!(sent(&mut shell).is_empty());
+    }
+
+    // Back to 1: registered again.
+    let t2 = t1 + Duration::from_secs(10);
+    shell.apply(t2, plan(true, vec![line(1, "1001"), line(2, "1002")]));
+    let again = registers(&mut shell);
+    assert_eq!(again.len(), 2);
+    assert!(again
+        .iter()
+        .all(|m| m.header(&Name::EXPIRES) == Some("3600")));
+    answer_all(&mut shell, t2, &again);
+    assert!(shell.line(t2, 2).unwrap().registered);
+
+    // Stopping unregisters every line.
+    shell.shutdown(t2);
+    assert!(!shell.is_quiet());
+    let last = registers(&mut shell);
+    assert_eq!(last.len(), 2);
+    answer_all(&mut shell, t2, &last);
+    assert!(shell.is_quiet());
+    assert_eq!(
+        state_of(&shell, t2, 1).2.as_deref(),
+        Some("sipd is stopping")
+    );
+}
+
+#[test]
+fn a_renamed_line_unregisters_the_old_binding_and_registers_the_new() {
+    let t0 = Instant::now();
+    let mut shell = Shell::new(2);
+    shell.apply(t0, plan(true, vec![line(1, "1001"), line(2, "1002")]));
+    let regs = registers(&mut shell);
+    answer_all(&mut shell, t0, &regs);
+
+    // Line 2 changes its name; line 1 only its password (the binding is taken over).
+    let mut l1 = line(1, "1001");
+    l1.settings.password = Some("changed".into());
+    shell.apply(t0, plan(true, vec![l1, line(2, "2002")]));
+    let out = registers(&mut shell);
+    let by = |user: &str, expires: &str| {
+        out.iter()
+            .filter(|m| {
+                m.header(&Name::TO).unwrap().contains(user)
+                    && m.header(&Name::EXPIRES) == Some(expires)
+            })
+            .count()
+    };
+    assert_eq!(by("1002", "0"), 1, "the old name is unregistered");
+    assert_eq!(by("2002", "3600"), 1);
+    assert_eq!(by("1001", "3600"), 1);
+    assert_eq!(by("1001", "0"), 0, "a taken-over binding is not removed");
+    assert_eq!(out.len(), 3);
+    assert_eq!(shell.line(t0, 2).unwrap().name, "2002");
+    answer_all(&mut shell, t0, &out);
+    assert!(shell.line(t0, 1).unwrap().registered);
+    assert!(shell.line(t0, 2).unwrap().registered);
+    // The retiring user agent is gone once its unregistration was answered.
+    shell.shutdown(t0);
+    let last = registers(&mut shell);
+    answer_all(&mut shell, t0, &last);
+    assert!(shell.is_quiet());
+}
+
+#[test]
+fn an_unresolved_proxy_is_a_reason_not_a_failure_of_the_others() {
+    let t0 = Instant::now();
+    let mut shell = Shell::new(3);
+    let mut bad = line(2, "1002");
+    bad.destination = Err("cannot resolve pbx.invalid: no such host".into());
+    shell.apply(t0, plan(true, vec![line(1, "1001"), bad.clone()]));
+    assert_eq!(registers(&mut shell).len(), 1);
+    let (state, registered, reason) = state_of(&shell, t0, 2);
+    assert_eq!((state.as_str(), registered), ("failed", false));
+    assert!(reason.unwrap().contains("pbx.invalid"));
+    shell.apply(t0, plan(false, vec![line(1, "1001"), bad]));
+    assert_eq!(
+        state_of(&shell, t0, 2).2.as_deref(),
+        Some("proxy_register is 0")
+    );
+}
+
+fn request(lines: &[&str]) -> Vec<u8> {
+    let mut s = lines.join("\r\n");
+    s.push_str("\r\nContent-Length: 0\r\n\r\n");
+    s.into_bytes()
+}
+
+fn notify(branch: &str, event: &str, from: &str) -> Vec<u8> {
+    request(&[
+        "NOTIFY sip:1001@192.0.2.20:5060 SIP/2.0",
+        &format!("Via: SIP/2.0/UDP {from};branch=z9hG4bK{branch}"),
+        "From: <sip:pbx@192.0.2.1>;tag=p1",
+        "To: <sip:1001@192.0.2.20>",
+        &format!("Call-ID: {branch}@pbx"),
+        "CSeq: 1 NOTIFY",
+        "Max-Forwards: 70",
+        &format!("Event: {event}"),
+    ])
+}
+
+fn answers(shell: &mut Shell) -> Vec<(SocketAddr, u16, Message)> {
+    sent(shell)
+        .iter()
+        .map(|t| {
+            let m = parse(t);
+            (t.destination, m.code().unwrap(), m)
+        })
+        .collect()
+}
+
+#[test]
+fn check_sync_only_from_the_proxies_and_other_requests_get_plain_answers() {
+    let t0 = Instant::now();
+    let mut shell = Shell::new(4);
+    shell.apply(t0, plan(false, vec![line(1, "1001")]));
+    events(&mut shell);
+
+    shell.handle_datagram(t0, addr(PROXY), &notify("cs1", "check-sync", "192.0.2.1"));
+    let a = answers(&mut shell);
+    assert_eq!(a.len(), 1);
+    assert_eq!((a[0].0, a[0].1), (addr(PROXY), 200));
+    assert_eq!(
+        events(&mut shell),
+        vec![ShellEvent::CheckSync {
+            source: addr(PROXY),
+            event: "check-sync".into()
+        }]
+    );
+    // The PBX spellings with a parameter count too.
+    shell.handle_datagram(
+        t0,
+        addr(PROXY),
+        &notify("cs2", "check-sync;reboot=false", "192.0.2.1"),
+    );
+    assert_eq!(answers(&mut shell)[0].1, 200);
+    assert!(matches!(
+        events(&mut shell)[..],
+        [ShellEvent::CheckSync { .. }]
+    ));
+
+    let stranger = addr("198.51.100.9:5060");
+    shell.handle_datagram(t0, stranger, &notify("cs3", "check-sync", "198.51.100.9"));
+    let a = answers(&mut shell);
+    assert_eq!((a[0].0, a[0].1), (stranger, 403));
+    assert!(matches!(
+        events(&mut shell)[..],
+        [ShellEvent::CheckSyncRefused { .. }]
+    ));
+    // A retransmission gets the same answer and is not handed on twice.
+    shell.handle_datagram(t0, stranger, &notify("cs3", "check-sync", "198.51.100.9"));
+    assert_eq!(answers(&mut shell)[0].1, 403);
+    assert!(events(&mut shell).is_empty());
+
+    shell.handle_datagram(
+        t0,
+        addr(PROXY),
+        &notify("mwi", "message-summary", "192.0.2.1"),
+    );
+    let a = answers(&mut shell);
+    assert_eq!(a[0].1, 489);
+    assert_eq!(a[0].2.header(&Name::ALLOW_EVENTS), Some("check-sync"));
+
+    let invite = request(&[
+        "INVITE sip:1001@192.0.2.20:5060 SIP/2.0",
+        "Via: SIP/2.0/UDP 198.51.100.9:5070;branch=z9hG4bKinv1",
+        "From: <sip:caller@198.51.100.9>;tag=c1",
+        "To: <sip:1001@192.0.2.20>",
+        "Call-ID: inv1@caller",
+        "CSeq: 1 INVITE",
+        "Max-Forwards: 70",
+        "Contact: <sip:caller@198.51.100.9:5070>",
+    ]);
+    shell.handle_datagram(t0, stranger, &invite);
+    let codes: Vec<u16> = answers(&mut shell).iter().map(|a| a.1).collect();
+    assert_eq!(codes, vec![100, 480]);
+
+    let odd = request(&[
+        "FROBNICATE sip:1001@192.0.2.20:5060 SIP/2.0",
+        "Via: SIP/2.0/UDP 198.51.100.9:5070;branch=z9hG4bKodd1",
+        "From: <sip:caller@198.51.100.9>;tag=c1",
+        "To: <sip:1001@192.0.2.20>",
+        "Call-ID: odd1@caller",
+        "CSeq: 1 FROBNICATE",
+        "Max-Forwards: 70",
+    ]);
+    shell.handle_datagram(t0, stranger, &odd);
+    let a = answers(&mut shell);
+    assert_eq!(a[0].1, 501);
+    assert!(a[0].2.header(&Name::ALLOW).unwrap().contains("OPTIONS"));
+    // The Via port is where answers go (no rport asked).
+    assert_eq!(a[0].0, addr("198.51.100.9:5070"));
+}

@@ -1,0 +1,327 @@
+//! SIP peers for the end-to-end tests: Kamailio as a registrar with digest authentication and
+//! an in-memory location table, queried with `kamcmd`; SIPp scenarios.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::{free_udp_port, wait_for, Guard};
+
+/// Debian's module directory of the `kamailio` package.
+const KAMAILIO_MODULES: &str = "/usr/lib/x86_64-linux-gnu/kamailio/modules";
+
+/// A Kamailio registrar on 127.0.0.1 and a free port. Users and their passwords come from
+/// the test; the realm is the To domain (the phone's `proxy1_address`). No database:
+/// `usrloc` keeps the location table in memory (`db_mode` 0) and `pv_www_authenticate`
+/// checks the digest against the password from the configuration.
+pub struct Kamailio {
+    pub addr: SocketAddr,
+    pub dir: tempfile::TempDir,
+    _child: Guard,
+}
+
+/// One binding of the location table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contact {
+    pub aor: String,
+    pub address: String,
+    pub expires: Option<u64>,
+}
+
+/// A REGISTER as Kamailio logged it (see the configuration's `xlog`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedRequest {
+    /// Seconds (Unix time, microsecond resolution).
+    pub time: f64,
+    pub user: String,
+    /// The digest username, `<null>` without credentials.
+    pub auth: String,
+    pub expires: String,
+    /// `challenged`, `registered`, `refused`.
+    pub outcome: String,
+}
+
+impl Kamailio {
+    /// Starts Kamailio (`apt-get install kamailio`) with `users` as (name, password).
+    pub fn start(users: &[(&str, &str)]) -> Kamailio {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_udp_port("127.0.0.1");
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("address");
+        let cfg = dir.path().join("kamailio.cfg");
+        std::fs::write(&cfg, config(addr, &ctl_path(dir.path()), users)).expect("write cfg");
+        let log = std::fs::File::create(dir.path().join("kamailio.log")).expect("log");
+        let child = Command::new("/usr/sbin/kamailio")
+            .arg("-f")
+            .arg(&cfg)
+            // Foreground, log to stderr; small memory pools; pid and runtime files in the
+            // test's directory.
+            .args(["-DD", "-E", "-m", "32", "-M", "4"])
+            .arg("-Y")
+            .arg(dir.path())
+            .arg("-P")
+            .arg(dir.path().join("kamailio.pid"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("starting /usr/sbin/kamailio (apt-get install kamailio)");
+        let k = Kamailio {
+            addr,
+            dir,
+            _child: Guard(child),
+        };
+        wait_for("Kamailio to answer kamcmd", Duration::from_secs(20), || {
+            k.kamcmd(&["core.version"]).ok()
+        });
+        wait_for("Kamailio to listen", Duration::from_secs(10), || {
+            UdpSocket::bind(addr).is_err().then_some(())
+        });
+        k
+    }
+
+    /// `kamcmd` on the control socket; stdout or the error output.
+    pub fn kamcmd(&self, args: &[&str]) -> Result<String, String> {
+        let out = Command::new("/usr/sbin/kamcmd")
+            .arg("-s")
+            .arg(format!("unix:{}", ctl_path(self.dir.path()).display()))
+            .args(args)
+            .output()
+            .map_err(|e| format!("running kamcmd: {e}"))?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    /// The location table (`kamcmd ul.dump`).
+    pub fn contacts(&self) -> Vec<Contact> {
+        let dump = self.kamcmd(&["ul.dump"]).expect("kamcmd ul.dump");
+        let mut out = Vec::new();
+        let mut aor = String::new();
+        for line in dump.lines().map(str::trim) {
+            if let Some(a) = line.strip_prefix("AoR:") {
+                aor = a.trim().to_string();
+            } else if let Some(a) = line.strip_prefix("Address:") {
+                out.push(Contact {
+                    aor: aor.clone(),
+                    address: a.trim().to_string(),
+                    expires: None,
+                });
+            } else if let Some(e) = line.strip_prefix("Expires:") {
+                if let Some(c) = out.last_mut() {
+                    c.expires = e.trim().parse().ok();
+                }
+            }
+        }
+        out
+    }
+
+    /// The AoRs with at least one binding.
+    pub fn registered_users(&self) -> Vec<String> {
+        let mut users: Vec<String> = self.contacts().into_iter().map(|c| c.aor).collect();
+        users.sort();
+        users.dedup();
+        users
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("kamailio.log")).unwrap_or_default()
+    }
+
+    /// Every REGISTER Kamailio handled, in order.
+    pub fn registers(&self) -> Vec<LoggedRequest> {
+        self.log_text()
+            .lines()
+            .filter_map(|l| l.split_once("deskphone-test REGISTER ").map(|(_, r)| r))
+            .filter_map(|r| {
+                let field = |k: &str| {
+                    r.split(' ')
+                        .find_map(|f| f.strip_prefix(k))
+                        .unwrap_or_default()
+                        .to_string()
+                };
+                Some(LoggedRequest {
+                    time: field("time=").parse().ok()?,
+                    user: field("user="),
+                    auth: field("auth="),
+                    expires: field("expires="),
+                    outcome: field("outcome="),
+                })
+            })
+            .collect()
+    }
+}
+
+fn ctl_path(dir: &Path) -> PathBuf {
+    dir.join("kamailio_ctl")
+}
+
+fn config(addr: SocketAddr, ctl: &Path, users: &[(&str, &str)]) -> String {
+    let mut cases = String::new();
+    for (user, password) in users {
+        cases.push_str(&format!(
+            "            case \"{user}\": $var(pw) = \"{password}\"; break;\n"
+        ));
+    }
+    format!(
+        r#"#!KAMAILIO
+# Written by the deskphone end-to-end tests: a registrar with digest authentication and an
+# in-memory location table, nothing else.
+debug=2
+log_stderror=yes
+children=1
+auto_aliases=no
+listen=udp:{addr}
+mpath="{KAMAILIO_MODULES}/"
+loadmodule "kex.so"
+loadmodule "corex.so"
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "pv.so"
+loadmodule "maxfwd.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
+loadmodule "xlog.so"
+loadmodule "usrloc.so"
+loadmodule "registrar.so"
+loadmodule "auth.so"
+loadmodule "ctl.so"
+modparam("usrloc", "db_mode", 0)
+modparam("ctl", "binrpc", "unix:{ctl}")
+
+request_route {{
+    if (!mf_process_maxfwd_header("10")) {{
+        sl_send_reply("483", "Too Many Hops");
+        exit;
+    }}
+    if (is_method("REGISTER")) {{
+        $var(pw) = "";
+        switch ($au) {{
+{cases}        }}
+        if (!is_present_hf("Authorization") || !pv_www_authenticate("$td", "$var(pw)", "0")) {{
+            $var(outcome) = "challenged";
+            route(LOG);
+            www_challenge("$td", "1");
+            exit;
+        }}
+        if (!save("location")) {{
+            $var(outcome) = "refused";
+            route(LOG);
+            sl_reply_error();
+            exit;
+        }}
+        $var(outcome) = "registered";
+        route(LOG);
+        exit;
+    }}
+    sl_send_reply("404", "Not Here");
+}}
+
+route[LOG] {{
+    xlog("L_NOTICE", "deskphone-test REGISTER time=$TV(Sn) user=$tU auth=$au expires=$hdr(Expires) outcome=$var(outcome)\n");
+}}
+"#,
+        ctl = ctl.display()
+    )
+}
+
+/// A SIPp process (`apt-get install sip-tester`) running a scenario file, logging every
+/// message with its time (`-trace_msg`).
+pub struct Sipp {
+    pub addr: SocketAddr,
+    pub messages: PathBuf,
+    child: Option<Guard>,
+    _dir: tempfile::TempDir,
+}
+
+/// A message SIPp logged.
+#[derive(Debug, Clone)]
+pub struct SippMessage {
+    /// Seconds since midnight (SIPp logs wall-clock time).
+    pub time: f64,
+    pub received: bool,
+    pub text: String,
+}
+
+impl Sipp {
+    /// Runs `scenario` (XML) once (`-m 1`) on 127.0.0.1 and a free port.
+    pub fn start(scenario: &str) -> Sipp {
+        Self::start_on("127.0.0.1", scenario, &[])
+    }
+
+    /// Runs `scenario` once on `ip` and a free port, with more SIPp options (a UAC scenario
+    /// ends them with the remote `HOST:PORT`).
+    pub fn start_on(ip: &str, scenario: &str, extra: &[&str]) -> Sipp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_udp_port(ip);
+        let addr: SocketAddr = format!("{ip}:{port}").parse().expect("address");
+        let file = dir.path().join("scenario.xml");
+        std::fs::write(&file, scenario).expect("write scenario");
+        let messages = dir.path().join("messages.log");
+        let child = Command::new("sipp")
+            .arg("-sf")
+            .arg(&file)
+            .args(["-i", ip, "-bind_local", "-p", &port.to_string(), "-m", "1"])
+            .arg("-nostdin")
+            .args(["-trace_msg", "-message_file"])
+            .arg(&messages)
+            .args(extra)
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting sipp (apt-get install sip-tester)");
+        let s = Sipp {
+            addr,
+            messages,
+            child: Some(Guard(child)),
+            _dir: dir,
+        };
+        wait_for("SIPp to listen", Duration::from_secs(10), || {
+            UdpSocket::bind(addr).is_err().then_some(())
+        });
+        s
+    }
+
+    /// Waits for SIPp to finish its scenario; its exit status (0: every call succeeded).
+    pub fn wait(&mut self, timeout: Duration) -> Option<i32> {
+        let guard = self.child.as_mut()?;
+        let status = wait_for("SIPp to end", timeout, || guard.0.try_wait().ok().flatten());
+        self.child = None;
+        status.code()
+    }
+
+    /// The messages logged so far.
+    pub fn messages(&self) -> Vec<SippMessage> {
+        let text = std::fs::read_to_string(&self.messages).unwrap_or_default();
+        let mut out: Vec<SippMessage> = Vec::new();
+        for block in text.split("----------------------------------------------- ") {
+            let mut lines = block.splitn(3, '\n');
+            let (Some(stamp), Some(kind), Some(body)) = (lines.next(), lines.next(), lines.next())
+            else {
+                continue;
+            };
+            // "2026-11-24 13:58:09.640032"
+            let Some(clock) = stamp.split_whitespace().nth(1) else {
+                continue;
+            };
+            let mut parts = clock.split(':');
+            let (Some(h), Some(m), Some(s)) = (parts.next(), parts.next(), parts.next()) else {
+                continue;
+            };
+            let (Ok(h), Ok(m), Ok(s)) = (h.parse::<f64>(), m.parse::<f64>(), s.parse::<f64>())
+            else {
+                continue;
+            };
+            out.push(SippMessage {
+                time: h * 3600.0 + m * 60.0 + s,
+                received: kind.contains("received"),
+                text: body.trim_start().to_string(),
+            });
+        }
+        out
+    }
+}

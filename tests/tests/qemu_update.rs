@@ -2,7 +2,8 @@
 //! the TFTP server, provd downloads, verifies and installs it into the other slot and reboots;
 //! the new slot stays only once it is confirmed healthy.
 //!
-//! - an upgrade boots the other slot with the new version, and stays there after a power cut;
+//! - an upgrade boots the other slot with the new version, is confirmed once its line is
+//!   registered (to Kamailio on the host), and stays there after a power cut;
 //! - a bundle signed by a foreign key, and one whose version is not its name, are refused;
 //! - a version whose services never become healthy is rolled back by the boot deadline
 //!   (`deskphone-boot-check.service`) and not tried again;
@@ -21,7 +22,8 @@ use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use deskphone_e2e::qemu::{bundle_into, image, report, QemuPhone, REBOOT_PATTERN};
+use deskphone_e2e::qemu::{bundle_into, image, report, QemuPhone, HOST_ADDR, REBOOT_PATTERN};
+use deskphone_e2e::sip::Kamailio;
 use deskphone_e2e::write_tree;
 use serde_json::Value;
 use xtask::build::{Signer, Variant};
@@ -130,7 +132,14 @@ fn running(phone: &mut QemuPhone) -> (String, String) {
 }
 
 /// Firmware states while an update is under way.
-const BUSY: &[&str] = &["starting", "downloading", "verifying", "installing"];
+/// (`trial`: a new version's first boot, until provd confirms it healthy.)
+const BUSY: &[&str] = &[
+    "starting",
+    "downloading",
+    "verifying",
+    "installing",
+    "trial",
+];
 
 /// The line `Firmware update  STATE [N %]: MESSAGE` of `phonectl status` (small: polled).
 fn firmware_state(line: &str) -> String {
@@ -250,6 +259,19 @@ fn upgrade_boots_the_other_slot_with_the_new_version_and_stays_there() {
     image();
     let tree = tempfile::tempdir().unwrap();
     sip_default(tree.path(), V2, "");
+    // A line that registers to Kamailio on the host: the new version is healthy only once it
+    // is registered.
+    let kam = Kamailio::start(&[("1001", "secret1001")]);
+    write_tree(
+        tree.path(),
+        &[(
+            "SIP525400123456.cnf",
+            &format!(
+                "proxy1_address: {HOST_ADDR}\nproxy1_port: {}\nproxy_register: 1\nline1_name: 1001\nline1_authname: 1001\nline1_password: secret1001\n",
+                kam.addr.port()
+            ),
+        )],
+    );
     bundle_into(tree.path(), V2, Variant::default(), None);
     let mut phone = QemuPhone::new("qemu_update_upgrade", tree.path());
 
@@ -258,16 +280,24 @@ fn upgrade_boots_the_other_slot_with_the_new_version_and_stays_there() {
     follow_update(&mut phone, V2);
 
     up(&mut phone, "boot 2 (V2, slot B)");
-    let s = phone.wait_provisioned(Duration::from_secs(60));
+    let s = settled_firmware(&mut phone);
     let fw = &s["firmware"];
     assert_eq!(fw["running"], V2, "{s:#}");
     assert_eq!(fw["wanted"], V2, "{s:#}");
     assert_eq!(fw["state"], "up_to_date", "{s:#}");
     assert_eq!(s["versions"]["firmware"], V2);
     assert!(
-        has_message(&s, &format!("firmware {V2} started and is healthy")),
+        has_message(
+            &s,
+            &format!("firmware {V2} started and is healthy (provisioned, line 1 registered)")
+        ),
         "{:#?}",
         firmware_messages(&s)
+    );
+    assert!(
+        kam.contacts().iter().any(|c| c.aor == "1001"),
+        "{:?}",
+        kam.contacts()
     );
     assert_eq!(running(&mut phone), ("B".into(), V2.into()));
     let (booted, states) = slots(&mut phone);
@@ -526,7 +556,7 @@ fn a_power_cut_while_downloading_or_installing_boots_the_old_slot_and_updates_la
     follow_update(&mut phone, V2);
 
     up(&mut phone, "boot 4 (V2, slot B)");
-    let s = phone.wait_provisioned(Duration::from_secs(60));
+    let s = settled_firmware(&mut phone);
     assert_eq!(s["firmware"]["running"], V2, "{s:#}");
     assert_eq!(s["firmware"]["state"], "up_to_date", "{s:#}");
     assert_eq!(running(&mut phone), ("B".into(), V2.into()));
@@ -612,7 +642,7 @@ fn resync_reboots_only_for_a_new_sync_value_and_the_reboot_picks_up_image_versio
     follow_update(&mut phone, V2);
 
     up(&mut phone, "boot 3 (V2, slot B)");
-    let s = phone.wait_provisioned(Duration::from_secs(60));
+    let s = settled_firmware(&mut phone);
     assert_eq!(s["firmware"]["running"], V2, "{s:#}");
     assert_eq!(s["firmware"]["state"], "up_to_date", "{s:#}");
     assert_eq!(running(&mut phone), ("B".into(), V2.into()));

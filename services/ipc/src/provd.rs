@@ -140,7 +140,9 @@ pub struct FirmwareStatus {
     /// `not_configured`, `up_to_date`, `unsupported` (no A/B slots: the simulator),
     /// `downloading`, `verifying`, `installing`, `rebooting`, `refused`, `unavailable`
     /// (the bundle could not be fetched), `skipped` (this version failed here before),
-    /// `failed`.
+    /// `failed`, `trial` (a new version's first boot, confirmed once healthy: provisioned,
+    /// sipd running, lines registered where registration is on), `unhealthy` (the trial did
+    /// not become healthy in time; the boot deadline takes the phone back).
     pub state: String,
     /// Download or installation progress.
     pub progress_percent: Option<u8>,

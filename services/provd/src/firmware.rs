@@ -127,6 +127,63 @@ pub enum BootVerdict {
     },
 }
 
+/// How long a trial boot may take to become healthy before provd gives up on it (the boot
+/// deadline of `deskphone-boot-check.service`, 300 s, then takes the phone back): room for a
+/// registrar that answers slowly, or a first REGISTER lost and retransmitted.
+pub const TRIAL_HEALTH_DEADLINE: std::time::Duration = std::time::Duration::from_secs(240);
+
+/// Whether a trial boot has proved itself, beyond provd being up with provisioning done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    /// Keep this version; what proved it.
+    Healthy(String),
+    /// Not yet; why.
+    Waiting(String),
+}
+
+/// The SIP part of a trial boot's health: with `proxy_register` 1 every line sipd knows must
+/// be registered; otherwise sipd must merely be running. `sipd`: its status, or why it could
+/// not be had.
+pub fn trial_health(
+    proxy_register: bool,
+    sipd: Result<&deskphone_ipc::sipd::Status, String>,
+) -> Health {
+    let status = match sipd {
+        Ok(s) => s,
+        Err(e) => return Health::Waiting(format!("sipd does not answer ({e})")),
+    };
+    if status.state != "running" {
+        let why = status.reason.as_deref().unwrap_or("");
+        return Health::Waiting(format!("sipd is {} {why}", status.state).trim().to_string());
+    }
+    if !proxy_register || status.lines.is_empty() {
+        return Health::Healthy(if status.lines.is_empty() {
+            "provisioned, sipd running, no line to register".into()
+        } else {
+            "provisioned, sipd running, registration off (proxy_register 0)".into()
+        });
+    }
+    let waiting: Vec<String> = status
+        .lines
+        .iter()
+        .filter(|l| !l.registered)
+        .map(|l| match &l.reason {
+            Some(r) => format!("line {} ({r})", l.line),
+            None => format!("line {}", l.line),
+        })
+        .collect();
+    if waiting.is_empty() {
+        let lines: Vec<String> = status.lines.iter().map(|l| l.line.to_string()).collect();
+        Health::Healthy(format!(
+            "provisioned, line{} {} registered",
+            if lines.len() == 1 { "" } else { "s" },
+            lines.join(", ")
+        ))
+    } else {
+        Health::Waiting(format!("not registered yet: {}", waiting.join(", ")))
+    }
+}
+
 pub fn boot_verdict(record: &FirmwareRecord, running: &str) -> BootVerdict {
     match &record.pending {
         Some(p) if p.version == running => BootVerdict::Trial {
@@ -257,6 +314,67 @@ async fn sync_all() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sipd(state: &str, lines: &[(u8, bool)]) -> deskphone_ipc::sipd::Status {
+        deskphone_ipc::sipd::Status {
+            sipd: "test".into(),
+            protocol: 1,
+            state: state.into(),
+            reason: None,
+            sip_address: None,
+            lines: lines
+                .iter()
+                .map(|&(line, registered)| deskphone_ipc::sipd::LineStatus {
+                    line,
+                    name: format!("10{line:02}"),
+                    registered,
+                    proxy: "192.0.2.1:5060".into(),
+                    state: if registered {
+                        "registered"
+                    } else {
+                        "registering"
+                    }
+                    .into(),
+                    reason: (!registered).then(|| "no answer from 192.0.2.1:5060".into()),
+                    retry_in: None,
+                    expires_in: None,
+                    failures: 0,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_trial_is_healthy_once_every_line_is_registered() {
+        let h = trial_health(true, Ok(&sipd("running", &[(1, true), (2, false)])));
+        assert_eq!(
+            h,
+            Health::Waiting("not registered yet: line 2 (no answer from 192.0.2.1:5060)".into())
+        );
+        let h = trial_health(true, Ok(&sipd("running", &[(1, true), (2, true)])));
+        assert_eq!(
+            h,
+            Health::Healthy("provisioned, lines 1, 2 registered".into())
+        );
+        // Registration off, or no line: sipd running is enough.
+        assert!(matches!(
+            trial_health(false, Ok(&sipd("running", &[(1, false)]))),
+            Health::Healthy(_)
+        ));
+        assert!(matches!(
+            trial_health(true, Ok(&sipd("running", &[]))),
+            Health::Healthy(_)
+        ));
+        // sipd not there or not running: not healthy, whatever the lines.
+        assert!(matches!(
+            trial_health(false, Err("connection refused".into())),
+            Health::Waiting(_)
+        ));
+        assert!(matches!(
+            trial_health(false, Ok(&sipd("waiting_for_provd", &[]))),
+            Health::Waiting(_)
+        ));
+    }
 
     fn record_with_failure(v: &str) -> FirmwareRecord {
         let mut r = FirmwareRecord::default();

@@ -23,8 +23,8 @@ use tokio::sync::{mpsc, Notify};
 use crate::cycle::{Cycle, Fetched, Outcome};
 use crate::files::{check_dialplan, decide_sync, parse_syncinfo, SyncDecision};
 use crate::firmware::{
-    boot_verdict, check_bundle, plan, BootVerdict, FirmwareRecord, Pending, Plan, Rauc,
-    RECORD_ENTRY,
+    boot_verdict, check_bundle, plan, trial_health, BootVerdict, FirmwareRecord, Health, Pending,
+    Plan, Rauc, RECORD_ENTRY, TRIAL_HEALTH_DEADLINE,
 };
 use crate::provision::{load_flash, run_cycle, save_flash, save_last_good, LAST_DIALPLAN_ENTRY};
 use crate::resync::ResyncTimer;
@@ -481,12 +481,16 @@ async fn firmware_at_start(shared: &Arc<Shared>) {
             running,
         )
     };
-    // Healthy: provd is up and provisioning is done (registration joins this check once the
-    // SIP agent exists). Every healthy boot confirms its slot: the bootloader counts a boot
-    // that nobody confirmed as failed and falls back at the next one.
+    // A normal boot is confirmed now: provd is up and provisioning is done (the bootloader
+    // counts a boot nobody confirmed as failed and falls back at the next one). A trial boot
+    // of a new version must also have its lines registered: `confirm_trial` watches sipd.
+    let trial = match (&verdict, &installer) {
+        (BootVerdict::Trial { version }, Some(i)) => Some((version.clone(), i.clone())),
+        _ => None,
+    };
     let marked = match &installer {
-        Some(i) => i.rauc.mark(true).await,
-        None => Ok(()),
+        Some(i) if trial.is_none() => i.rauc.mark(true).await,
+        _ => Ok(()),
     };
     let mut s = shared.lock();
     if let Err(e) = &marked {
@@ -495,12 +499,11 @@ async fn firmware_at_start(shared: &Arc<Shared>) {
         ));
     }
     match verdict {
-        BootVerdict::Trial { version } if marked.is_ok() => {
+        // Without a second slot (the simulator) there is nothing to confirm.
+        BootVerdict::Trial { version } if installer.is_none() => {
             s.record.pending = None;
             s.save_record();
-            s.message(format!(
-                "firmware {version} started and is healthy; it stays"
-            ));
+            s.message(format!("firmware {version} started"));
         }
         BootVerdict::Trial { .. } | BootVerdict::Normal => {}
         BootVerdict::FellBack { version } => {
@@ -519,30 +522,126 @@ async fn firmware_at_start(shared: &Arc<Shared>) {
         let s = shared.lock();
         plan(s.config.text("image_version"), &running, &s.record)
     };
-    let mut s = shared.lock();
-    match decision {
-        Plan::NotConfigured => s.set_firmware(
-            "not_configured",
-            None,
-            "no image_version configured; keeping the running firmware",
-        ),
-        Plan::UpToDate => s.set_firmware("up_to_date", None, format!("running {running}, as configured")),
-        Plan::Skip { version, reason } => s.set_firmware(
-            "skipped",
-            None,
-            format!("image_version {version} failed on this phone before: {reason}; not tried again until image_version changes"),
-        ),
-        Plan::Update { version, bundle } => match installer {
-            None => s.set_firmware(
-                "unsupported",
+    // The lock ends with this block (one arm gives it up early to start the update).
+    {
+        let mut s = shared.lock();
+        match decision {
+            Plan::NotConfigured => s.set_firmware(
+                "not_configured",
                 None,
-                format!("image_version {version} differs from the running {running}, but this phone has no second slot to install it into (simulator)"),
+                "no image_version configured; keeping the running firmware",
             ),
-            Some(i) => {
-                drop(s);
-                tokio::spawn(update(shared.clone(), i, version, bundle));
+            Plan::UpToDate => s.set_firmware("up_to_date", None, format!("running {running}, as configured")),
+            Plan::Skip { version, reason } => s.set_firmware(
+                "skipped",
+                None,
+                format!("image_version {version} failed on this phone before: {reason}; not tried again until image_version changes"),
+            ),
+            Plan::Update { version, bundle } => match installer {
+                None => s.set_firmware(
+                    "unsupported",
+                    None,
+                    format!("image_version {version} differs from the running {running}, but this phone has no second slot to install it into (simulator)"),
+                ),
+                Some(i) => {
+                    drop(s);
+                    tokio::spawn(update(shared.clone(), i, version, bundle));
+                }
+            },
+        }
+    }
+    if let Some((version, installer)) = trial {
+        let mut s = shared.lock();
+        if s.firmware.state == "up_to_date" {
+            s.set_firmware(
+                "trial",
+                None,
+                format!("firmware {version} on trial: confirmed once it is healthy"),
+            );
+        }
+        drop(s);
+        tokio::spawn(confirm_trial(shared.clone(), installer, version));
+    }
+}
+
+/// A trial boot: waits (at most [`TRIAL_HEALTH_DEADLINE`]) until the phone is healthy with the
+/// new version — sipd running, and every line registered where registration is on — then
+/// confirms the slot to the bootloader. If that never happens nothing is confirmed, and the
+/// boot deadline (`deskphone-boot-check.service`) takes the phone back to the old version.
+async fn confirm_trial(shared: Arc<Shared>, installer: Installer, version: String) {
+    let started = Instant::now();
+    let (runtime, previous) = {
+        let s = shared.lock();
+        let previous = s
+            .record
+            .pending
+            .as_ref()
+            .map(|p| p.previous.clone())
+            .unwrap_or_else(|| "the other slot".into());
+        (s.opts.runtime.clone(), previous)
+    };
+    loop {
+        let register = shared.lock().config.int("proxy_register") == Some(1);
+        let status = sipd_status(&runtime).await;
+        match trial_health(register, status.as_ref().map_err(Clone::clone)) {
+            Health::Healthy(what) => {
+                let marked = installer.rauc.mark(true).await;
+                let mut s = shared.lock();
+                match marked {
+                    Ok(()) => {
+                        s.record.pending = None;
+                        s.save_record();
+                        s.message(format!(
+                            "firmware {version} started and is healthy ({what}); it stays"
+                        ));
+                        if s.firmware.state == "trial" {
+                            let running = s.opts.firmware_version.clone();
+                            s.set_firmware("up_to_date", None, format!("running {running}, as configured"));
+                        }
+                    }
+                    Err(e) => s.message(format!(
+                        "firmware {version} is healthy ({what}), but confirming it to the bootloader failed: {e}"
+                    )),
+                }
+                return;
             }
-        },
+            Health::Waiting(why) => {
+                if started.elapsed() >= TRIAL_HEALTH_DEADLINE {
+                    shared.lock().set_firmware(
+                        "unhealthy",
+                        None,
+                        format!(
+                            "firmware {version} is not healthy after {} s ({why}); not confirmed: the phone goes back to {previous} at the boot deadline",
+                            TRIAL_HEALTH_DEADLINE.as_secs()
+                        ),
+                    );
+                    return;
+                }
+                let mut s = shared.lock();
+                if s.firmware.state == "trial" {
+                    // Shown in status, not logged every 2 s as a status message.
+                    s.firmware.message = format!("firmware {version} on trial: {why}");
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+/// sipd's status over its socket, or why it could not be had.
+async fn sipd_status(runtime: &RuntimeDir) -> Result<deskphone_ipc::sipd::Status, String> {
+    use deskphone_ipc::client::{Client, Sipd};
+    let mut c = Client::<Sipd>::connect(runtime, "provd")
+        .await
+        .map_err(|e| e.to_string())?;
+    match c
+        .request(&deskphone_ipc::sipd::Request::Status)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        deskphone_ipc::sipd::Reply::Status(s) => Ok(*s),
+        deskphone_ipc::sipd::Reply::Error { message } => Err(message),
+        other => Err(format!("unexpected reply {other:?}")),
     }
 }
 

@@ -16,6 +16,9 @@
 //! squashfs only with gzip, xz or lzo, and gzip is the cheapest of those to decompress under
 //! TCG emulation.
 //!
+//! aarch64: the Raspberry Pi SD card of [`crate::raspi`] (the same root filesystem steps, the
+//! binaries cross-built with Debian's rustc-web, the Pi board's overlay).
+//!
 //! Steps, each cached under `target/image/` by a hash of its inputs:
 //! release binaries (cargo) → Debian base tarball (mmdebstrap; keyed on the package list and
 //! the hook scripts) → root filesystem (base + overlays + binaries + version + keyring) →
@@ -329,10 +332,24 @@ pub(crate) fn check(opts: &Options) -> Result<()> {
 pub(crate) fn build_rootfs_locked(opts: &Options) -> Result<(Image, String, PathBuf)> {
     let image = Image::locate(opts);
     fs::create_dir_all(image.dir())?;
-    let bins = step("release binaries (cargo build --release)", || {
-        build_binaries(opts.arch)
-    })?;
-    let base = step("Debian base (mmdebstrap)", || base_tarball(opts.arch))?;
+    let bins_step = || {
+        step("release binaries (cargo build --release)", || {
+            build_binaries(opts.arch)
+        })
+    };
+    let base_step = || step("Debian base (mmdebstrap)", || base_tarball(opts.arch));
+    let (bins, base) = if opts.arch == Arch::Aarch64 {
+        // An arm64 base is mostly dpkg under qemu-user, on one core: the cross build takes the
+        // other one meanwhile (their logs interleave).
+        let (bins, base) = std::thread::scope(|s| {
+            let bins = s.spawn(bins_step);
+            let base = base_step();
+            (bins.join().expect("the cargo build thread"), base)
+        });
+        (bins?, base?)
+    } else {
+        (bins_step()?, base_step()?)
+    };
     let signer = step("development signing key", dev_key)?;
     let rootfs_key = step("root filesystem (squashfs)", || {
         rootfs(&base, &bins, &signer.cert, opts, &image.rootfs)

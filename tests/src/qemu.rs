@@ -8,6 +8,10 @@
 //!   serial console to `target/image/tests/NAME/serial.log`, waits for console patterns, runs
 //!   commands in the root shell the test image has on its serial console, talks QMP (keys,
 //!   screenshots), cuts the power and boots the same disk again.
+//! - Both machines: x86_64 ([`image`], [`QemuPhone::new`]) and the raspi3b with the aarch64 SD
+//!   card ([`image_of`], [`QemuPhone::with_arch`]). On the raspi3b systemd stops printing unit
+//!   states on the console once the serial getty runs there, which is before provd is ready:
+//!   ask the phone (`systemctl`, `phonectl`) rather than wait for a console line.
 //!
 //! Commands run as `sh(...)`: the harness types a line that runs the command, then prints
 //! its output base64-encoded between two markers made from a sequence number. The markers

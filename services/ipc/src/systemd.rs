@@ -1,5 +1,6 @@
-//! What every service does the same way with systemd: take its socket from socket activation
-//! (or make it off the image), and feed the watchdog.
+//! What every service does the same way with systemd: log to the journal (or stderr off the
+//! image), take its socket from socket activation (or make it off the image), and feed the
+//! watchdog.
 
 use std::io;
 use std::os::unix::fs::PermissionsExt as _;
@@ -50,4 +51,18 @@ pub fn spawn_watchdog() {
             }
         });
     }
+}
+
+/// Logs to the journal when systemd runs the service, else to stderr (`RUST_LOG`, default
+/// `info`).
+pub fn init_logging() {
+    if systemd_journal_logger::connected_to_journal() {
+        if let Ok(l) = systemd_journal_logger::JournalLog::new() {
+            if l.install().is_ok() {
+                log::set_max_level(log::LevelFilter::Info);
+                return;
+            }
+        }
+    }
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
 }

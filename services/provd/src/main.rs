@@ -116,21 +116,9 @@ fn system_compatible() -> Option<String> {
         .map(|c| c.trim().to_string())
 }
 
-fn init_logging() {
-    if systemd_journal_logger::connected_to_journal() {
-        if let Ok(l) = systemd_journal_logger::JournalLog::new() {
-            if l.install().is_ok() {
-                log::set_max_level(log::LevelFilter::Info);
-                return;
-            }
-        }
-    }
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-}
-
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    init_logging();
+    deskphone_ipc::systemd::init_logging();
     match real_main(args) {
         Ok(code) => std::process::ExitCode::from(code as u8),
         Err(e) => {

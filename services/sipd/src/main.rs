@@ -25,22 +25,10 @@ struct Args {
     bind: IpAddr,
 }
 
-fn init_logging() {
-    if systemd_journal_logger::connected_to_journal() {
-        if let Ok(l) = systemd_journal_logger::JournalLog::new() {
-            if l.install().is_ok() {
-                log::set_max_level(log::LevelFilter::Info);
-                return;
-            }
-        }
-    }
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-}
-
 fn main() -> std::process::ExitCode {
     let started = Instant::now();
     let args = Args::parse();
-    init_logging();
+    deskphone_ipc::systemd::init_logging();
     let opts = Options {
         runtime: RuntimeDir::new(args.runtime),
         bind: args.bind,

@@ -1,11 +1,13 @@
 //! Shared helpers for the end-to-end tests: the real peers (tftpd-hpa, dnsmasq; Kamailio and
-//! SIPp in [`sip`]), the phone as `deskphone-sim` runs it, and `phonectl`.
+//! SIPp in [`sip`]; baresip as a second phone in [`baresip`]), the phone as `deskphone-sim`
+//! runs it, and `phonectl`.
 //!
 //! The phone's binaries are built once per test run with the same cargo and profile as the
 //! tests themselves.
 //!
 //! [`qemu`] boots the real image (`cargo xtask image`) in QEMU instead.
 
+pub mod baresip;
 pub mod qemu;
 pub mod sip;
 

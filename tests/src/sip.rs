@@ -1,5 +1,6 @@
 //! SIP peers for the end-to-end tests: Kamailio as a registrar with digest authentication and
-//! an in-memory location table, queried with `kamcmd`; SIPp scenarios.
+//! an in-memory location table, queried with `kamcmd`, that also routes calls between the
+//! users registered there; SIPp scenarios.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -15,6 +16,12 @@ const KAMAILIO_MODULES: &str = "/usr/lib/x86_64-linux-gnu/kamailio/modules";
 /// the test; the realm is the To domain (the phone's `proxy1_address`). No database:
 /// `usrloc` keeps the location table in memory (`db_mode` 0) and `pv_www_authenticate`
 /// checks the digest against the password from the configuration.
+///
+/// It is also a proxy for calls between the users registered there (the baresip tests): an
+/// initial INVITE (or MESSAGE) to a registered user is relayed, without authentication, to
+/// its contact with the proxy record-routed; requests in the dialog follow the Route set;
+/// CANCEL and the ACK of a failed INVITE go with their transaction. Any other request, or an
+/// INVITE to a user without a binding, gets `404 Not Here`.
 pub struct Kamailio {
     pub addr: SocketAddr,
     pub dir: tempfile::TempDir,
@@ -168,7 +175,7 @@ fn config(addr: SocketAddr, ctl: &Path, users: &[(&str, &str)]) -> String {
     format!(
         r#"#!KAMAILIO
 # Written by the deskphone end-to-end tests: a registrar with digest authentication and an
-# in-memory location table, nothing else.
+# in-memory location table, and a proxy routing calls to the users registered there.
 debug=2
 log_stderror=yes
 children=1
@@ -188,6 +195,7 @@ loadmodule "usrloc.so"
 loadmodule "registrar.so"
 loadmodule "auth.so"
 loadmodule "ctl.so"
+loadmodule "rr.so"
 modparam("usrloc", "db_mode", 0)
 modparam("ctl", "binrpc", "unix:{ctl}")
 
@@ -216,7 +224,45 @@ request_route {{
         route(LOG);
         exit;
     }}
-    sl_send_reply("404", "Not Here");
+    # Calls between registered users (the baresip tests), without authentication: a test
+    # registrar on loopback. In-dialog requests follow the Route set this proxy recorded.
+    if (has_totag()) {{
+        if (loose_route()) {{
+            route(RELAY);
+        }}
+        if (is_method("ACK")) {{
+            # ACK to a negative reply: absorbed by the INVITE transaction; else dropped.
+            if (t_check_trans()) {{
+                t_relay();
+            }}
+            exit;
+        }}
+        sl_send_reply("404", "Not Here");
+        exit;
+    }}
+    if (is_method("CANCEL")) {{
+        if (t_check_trans()) {{
+            route(RELAY);
+        }}
+        exit;
+    }}
+    # Only new calls (and instant messages) are routed to the location table; any other
+    # request keeps its plain 404.
+    if (!is_method("INVITE|MESSAGE") || !lookup("location")) {{
+        sl_send_reply("404", "Not Here");
+        exit;
+    }}
+    if (is_method("INVITE")) {{
+        record_route();
+    }}
+    route(RELAY);
+}}
+
+route[RELAY] {{
+    if (!t_relay()) {{
+        sl_reply_error();
+    }}
+    exit;
 }}
 
 route[LOG] {{

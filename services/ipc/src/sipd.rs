@@ -13,15 +13,45 @@ pub enum Request {
     Status,
     /// Receive [`Event`]s from now on.
     Subscribe,
+    /// Place a call on `line` (default: the first line) to a number or `sip:` URI.
+    Dial {
+        line: Option<u8>,
+        number: String,
+    },
+    /// Answer a ringing call (default: the one that rang first).
+    Answer {
+        call: Option<u32>,
+    },
+    /// End a call: hang up, cancel, or decline one that rings (default: the newest call).
+    Hangup {
+        call: Option<u32>,
+    },
+    /// Put a connected call on hold (default: the connected one).
+    Hold {
+        call: Option<u32>,
+    },
+    /// Take a call off hold (default: the held one, newest first).
+    Resume {
+        call: Option<u32>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "reply", rename_all = "snake_case")]
 pub enum Reply {
-    Hello { version: u32, service: String },
+    Hello {
+        version: u32,
+        service: String,
+    },
     Status(Box<Status>),
+    /// The call a request started or acted on.
+    Call {
+        call: CallStatus,
+    },
     Ok,
-    Error { message: String },
+    Error {
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,6 +61,22 @@ pub enum Event {
     Line(LineStatus),
     /// Something for the Status Messages screen (a refused check-sync, ...).
     StatusMessage { text: String },
+    /// A call appeared or changed (the whole call, as [`Status::calls`] shows it).
+    Call(CallStatus),
+    /// A call ended. `missed`: it rang here and nobody answered.
+    CallEnded {
+        call: CallStatus,
+        reason: String,
+        missed: bool,
+    },
+    /// An incoming call was refused by a setting (`dnd_control`, `anonymous_call_block`,
+    /// `call_waiting`) or because the phone was busy: for the Missed Calls directory.
+    CallRefused {
+        line: u8,
+        remote: String,
+        status: u16,
+        why: String,
+    },
 }
 
 /// sipd's status.
@@ -47,6 +93,31 @@ pub struct Status {
     pub sip_address: Option<String>,
     /// Lines 1-6 that have a `lineN_name`, in order.
     pub lines: Vec<LineStatus>,
+    /// The calls, oldest first.
+    #[serde(default)]
+    pub calls: Vec<CallStatus>,
+}
+
+/// One call: what `phonectl status --json` shows under `calls`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallStatus {
+    pub id: u32,
+    pub line: u8,
+    /// `calling`, `ringback` (the far end rings), `ringing` (rings here), `connected`,
+    /// `held` (held by us), `ended`.
+    pub state: String,
+    /// The other party as shown: `Name <number>`, `number`, or `Anonymous`.
+    pub remote: String,
+    /// The other party's URI.
+    pub remote_uri: String,
+    /// `incoming` or `outgoing`.
+    pub direction: String,
+    /// The other party put the call on hold.
+    pub remote_held: bool,
+    /// The RTP port of the call (RTCP on the next one).
+    pub local_port: u16,
+    /// Seconds since the call was connected (0 before).
+    pub connected_for: u64,
 }
 
 /// One line and its registration: what `phonectl status --json` shows under `lines`.

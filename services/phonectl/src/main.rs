@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use deskphone_config::Mac;
 use deskphone_ipc::client::{Client, Provd, Sipd};
 use deskphone_ipc::provd::{Event, Reply, Request};
+use deskphone_ipc::sipd;
 use deskphone_ipc::RuntimeDir;
 
 #[derive(Parser, Debug)]
@@ -73,6 +74,21 @@ enum Command {
     Reboot,
     /// Print the phone's events as JSON lines until interrupted.
     Events,
+    /// Place a call to a number (sent to the line's proxy) or a sip: URI.
+    Dial {
+        /// The line to call from (default: the first configured line).
+        #[arg(long)]
+        line: Option<u8>,
+        number: String,
+    },
+    /// Answer a ringing call (default: the one that rang first).
+    Answer { call: Option<u32> },
+    /// Hang up, cancel, or decline a call (default: the newest call).
+    Hangup { call: Option<u32> },
+    /// Put a call on hold (default: the connected call).
+    Hold { call: Option<u32> },
+    /// Take a call off hold (default: the held call).
+    Resume { call: Option<u32> },
 }
 
 #[derive(ValueEnum, Clone, Debug)]
@@ -139,6 +155,7 @@ async fn run(args: Args) -> anyhow::Result<u8> {
             let sip = sipd_status(&runtime).await;
             if let (Ok(sip), Some(obj)) = (&sip, status.as_object_mut()) {
                 obj.insert("lines".into(), serde_json::to_value(&sip.lines)?);
+                obj.insert("calls".into(), serde_json::to_value(&sip.calls)?);
             }
             if json {
                 println!("{}", serde_json::to_string_pretty(&status)?);
@@ -208,6 +225,13 @@ async fn run(args: Args) -> anyhow::Result<u8> {
             ok(c.request(&req).await?)?;
             Ok(0)
         }
+        Command::Dial { line, number } => {
+            call_command(&runtime, sipd::Request::Dial { line, number }).await
+        }
+        Command::Answer { call } => call_command(&runtime, sipd::Request::Answer { call }).await,
+        Command::Hangup { call } => call_command(&runtime, sipd::Request::Hangup { call }).await,
+        Command::Hold { call } => call_command(&runtime, sipd::Request::Hold { call }).await,
+        Command::Resume { call } => call_command(&runtime, sipd::Request::Resume { call }).await,
         Command::Events => {
             let mut c = connect(&runtime).await?;
             ok(c.request(&Request::Subscribe).await?)?;
@@ -222,9 +246,27 @@ async fn run(args: Args) -> anyhow::Result<u8> {
     }
 }
 
+/// A call command to sipd; prints the call it concerns as JSON.
+async fn call_command(runtime: &RuntimeDir, request: sipd::Request) -> anyhow::Result<u8> {
+    let mut c = Client::<Sipd>::connect(runtime, "phonectl")
+        .await
+        .context("is sipd running? (--runtime)")?;
+    match c.request(&request).await? {
+        sipd::Reply::Call { call } => {
+            println!("{}", serde_json::to_string(&call)?);
+            Ok(0)
+        }
+        sipd::Reply::Ok => Ok(0),
+        sipd::Reply::Error { message } => {
+            eprintln!("phonectl: {message}");
+            Ok(1)
+        }
+        other => anyhow::bail!("unexpected reply from sipd: {other:?}"),
+    }
+}
+
 /// sipd's status, or why there is none (not running, refused).
 async fn sipd_status(runtime: &RuntimeDir) -> anyhow::Result<deskphone_ipc::sipd::Status> {
-    use deskphone_ipc::sipd;
     let mut c = Client::<Sipd>::connect(runtime, "phonectl").await?;
     match c.request(&sipd::Request::Status).await? {
         sipd::Reply::Status(s) => Ok(*s),
@@ -275,6 +317,18 @@ fn lines_text(sip: &anyhow::Result<deskphone_ipc::sipd::Status>) -> String {
             out,
             "Line {}           {} at {}  {what}",
             l.line, l.name, l.proxy
+        );
+    }
+    for c in &s.calls {
+        let held = if c.remote_held {
+            ", held by the other party"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "Call {:<11} line {}, {} {} {}{held}",
+            c.id, c.line, c.state, c.direction, c.remote
         );
     }
     out
@@ -371,6 +425,7 @@ mod tests {
             reason: None,
             sip_address: Some("0.0.0.0:5060".into()),
             lines: vec![line(1, true), line(2, false)],
+            calls: vec![],
         };
         let text = lines_text(&Ok(status));
         assert!(

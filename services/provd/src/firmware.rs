@@ -322,6 +322,7 @@ mod tests {
             state: state.into(),
             reason: None,
             sip_address: None,
+            calls: Vec::new(),
             lines: lines
                 .iter()
                 .map(|&(line, registered)| deskphone_ipc::sipd::LineStatus {

@@ -24,8 +24,11 @@
 //!   built inside the INVITE client transaction; responses routed by `received=`/`rport`.
 //! - [`register`]: one registration state machine per line: REGISTER, refresh, digest
 //!   challenges (MD5, SHA-256), unregister, back-off.
-//! - [`ua`]: the [`UserAgent`] that wires transactions and registrations together and answers
-//!   OPTIONS.
+//! - [`call`]: calls — INVITE dialogs with SDP offer/answer (deskphone-sdp), CANCEL, BYE,
+//!   hold and resume by re-INVITE, the incoming-call policies of the guide (`dnd_control`,
+//!   `call_waiting`, `anonymous_call_block`), `callerid_blocking` and `remote_party_id`.
+//! - [`ua`]: the [`UserAgent`] that wires transactions, registrations and calls together and
+//!   answers OPTIONS.
 //! - [`config`]: the parameters of the guide (`timer_t1`, `sip_retx`, `lineN_name`, ...) read
 //!   from the effective configuration of deskphone-config.
 //!
@@ -57,6 +60,7 @@
 //!     while let Some(event) = ua.poll_event() {
 //!         match event {
 //!             UaEvent::Registration { line, state } => println!("line {line}: {state:?}"),
+//!             UaEvent::Call(event) => println!("{event:?}"),
 //!             UaEvent::Transaction(event) => println!("{event:?}"),
 //!         }
 //!     }
@@ -82,18 +86,22 @@
 //! - **datagrams** — [`UserAgent::handle_datagram`] (`now`, source address, bytes);
 //! - **time** — [`UserAgent::handle_timeout`], at or after [`UserAgent::poll_timeout`];
 //! - **commands** — [`UserAgent::register`] / [`UserAgent::unregister`] per line,
-//!   [`UserAgent::respond`] and [`UserAgent::send_request`] for the layers above.
+//!   [`UserAgent::dial`], [`UserAgent::answer`], [`UserAgent::hangup`], [`UserAgent::hold`]
+//!   for calls, [`UserAgent::respond`] and [`UserAgent::send_request`] for the layers above.
 //!
 //! Out:
 //! - **datagrams to send** — [`UserAgent::poll_transmit`] gives a [`Transmit`] (destination
 //!   and bytes);
-//! - **events** — [`UserAgent::poll_event`]: registration changes per line, requests to answer,
-//!   responses, timeouts, and what was rejected or dropped (for the log);
+//! - **events** — [`UserAgent::poll_event`]: registration changes per line, call events
+//!   (incoming, state changes, negotiated media, ended, refused by a policy), requests to
+//!   answer, responses, timeouts, and what was rejected or dropped (for the log);
 //! - **the next deadline** — [`UserAgent::poll_timeout`].
 //!
 //! Memory is bounded: at most [`transaction::MAX_TRANSACTIONS`] transactions on each side
-//! (past that, requests get 503), and finished transactions are gone after their timers.
+//! (past that, requests get 503), finished transactions are gone after their timers, and at
+//! most [`call::MAX_CALLS`] calls (past that, new INVITEs get 486).
 
+pub mod call;
 pub mod check;
 pub mod config;
 pub mod message;
@@ -101,7 +109,9 @@ pub mod register;
 pub mod syntax;
 pub mod transaction;
 pub mod ua;
+pub mod uri;
 
+pub use call::{CallError, CallEvent, CallId, CallInfo, CallSettings, CallState, Party};
 pub use check::{inspect, Verdict};
 pub use config::{LineSettings, Settings, Timers, UserInfo};
 pub use message::{response_to, Message, StartLine};

@@ -169,7 +169,13 @@ impl Registration {
         )
     }
 
-    fn user_param(&self) -> &'static str {
+    /// The line's settings.
+    pub fn settings(&self) -> &LineSettings {
+        &self.line
+    }
+
+    /// `;user=phone` / `;user=ip` per `user_info`, or nothing.
+    pub fn user_param(&self) -> &'static str {
         match self.settings.user_info {
             UserInfo::None => "",
             UserInfo::Phone => ";user=phone",

@@ -301,6 +301,51 @@ impl Endpoint {
             return Err(Error::Busy);
         }
         let branch = self.push_via(&mut request);
+        Ok(self.start_client(now, request, method, branch, destination))
+    }
+
+    /// Cancels a pending INVITE (RFC 3261 section 9.1): a CANCEL with the INVITE's
+    /// Request-URI, top Via (same branch), From, To, Call-ID, Route and CSeq number, in its
+    /// own non-INVITE client transaction to the same destination. Send it only once a
+    /// provisional response came; the INVITE then ends with 487 (acknowledged here).
+    pub fn send_cancel(&mut self, now: Instant, invite: ClientTx) -> Result<ClientTx, Error> {
+        let c = self.clients.get(&invite).ok_or(Error::NoTransaction)?;
+        if !c.invite || !matches!(c.state, ClientState::Trying | ClientState::Proceeding) {
+            return Err(Error::WrongState);
+        }
+        if self.clients.len() >= MAX_TRANSACTIONS {
+            return Err(Error::Busy);
+        }
+        let invite_request = &c.request;
+        let mut cancel = Message::request("CANCEL", invite_request.uri().unwrap_or_default());
+        if let Some(via) = invite_request.vias().first() {
+            cancel.push(Name::VIA, *via);
+        }
+        for name in [Name::FROM, Name::TO, Name::CALL_ID] {
+            if let Some(v) = invite_request.header(&name) {
+                cancel.push(name, v);
+            }
+        }
+        if let Some(cseq) = invite_request.cseq() {
+            cancel.push(Name::CSEQ, format!("{} CANCEL", cseq.number));
+        }
+        for route in invite_request.header_values(&Name::ROUTE) {
+            cancel.push(Name::ROUTE, route);
+        }
+        cancel.push(Name::MAX_FORWARDS, "70");
+        let branch = c.key.0.clone();
+        let destination = c.destination;
+        Ok(self.start_client(now, cancel, "CANCEL".into(), branch, destination))
+    }
+
+    fn start_client(
+        &mut self,
+        now: Instant,
+        request: Message,
+        method: String,
+        branch: String,
+        destination: SocketAddr,
+    ) -> ClientTx {
         let invite = method == "INVITE";
         let t = self.timers;
         let (count, cap) = if invite {
@@ -331,7 +376,7 @@ impl Endpoint {
                 ack: None,
             },
         );
-        Ok(tx)
+        tx
     }
 
     /// Sends an ACK for a 2xx (its own transaction, RFC 3261 section 13.2.2.4): no

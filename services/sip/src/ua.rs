@@ -1,6 +1,6 @@
-//! The user agent core: one [`Endpoint`] (transactions) and one [`Registration`] per line,
-//! wired together, with OPTIONS answered here. Everything else the transaction layer reports
-//! goes up as [`UaEvent::Transaction`] to the layers still to come (calls, NOTIFY).
+//! The user agent core: one [`Endpoint`] (transactions), one [`Registration`] per line and
+//! the [`Calls`], wired together, with OPTIONS answered here. What none of them takes (NOTIFY,
+//! SUBSCRIBE, ...) goes up as [`UaEvent::Transaction`].
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -8,19 +8,21 @@ use std::time::Instant;
 
 use ezk_sip_types::Name;
 
+use crate::call::{CallError, CallEvent, CallId, CallInfo, CallSettings, Calls, LineIdentity};
 use crate::config::{LineSettings, Settings};
 use crate::message::{response_to, Message};
 use crate::register::{RegState, Registration};
 use crate::transaction::{ClientTx, Endpoint, Error, Event, ServerTx, Transmit};
 
-/// The methods sipd answers, for Allow.
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, NOTIFY, REFER";
+pub use crate::call::ALLOW;
 
 #[derive(Debug, Clone)]
 pub enum UaEvent {
     /// A line's registration changed.
     Registration { line: u8, state: RegState },
-    /// Something for the layers above the registrations.
+    /// Something about a call.
+    Call(CallEvent),
+    /// Something for the layers above the registrations and calls.
     Transaction(Event),
 }
 
@@ -31,6 +33,7 @@ pub struct UserAgent {
     endpoint: Endpoint,
     lines: Vec<Registration>,
     tx_line: HashMap<ClientTx, u8>,
+    calls: Calls,
     rng: fastrand::Rng,
     events: VecDeque<UaEvent>,
 }
@@ -50,12 +53,19 @@ impl UserAgent {
             format!("{host}:{}", local.port()),
             rng.u64(..),
         );
+        let call_settings = CallSettings::from_config(
+            &deskphone_config::Config::new(deskphone_config::Mac([0; 6])),
+            &host,
+            None,
+        );
+        let calls = Calls::new(call_settings, settings.timers, rng.u64(..));
         UserAgent {
             settings,
             local,
             endpoint,
             lines: Vec::new(),
             tx_line: HashMap::new(),
+            calls,
             rng,
             events: VecDeque::new(),
         }
@@ -102,6 +112,87 @@ impl UserAgent {
         self.pump(now);
     }
 
+    /// The call settings in effect (policies, codecs, media ports).
+    pub fn set_call_settings(&mut self, settings: CallSettings) {
+        self.calls.set_settings(settings);
+    }
+
+    pub fn call_settings(&self) -> &CallSettings {
+        self.calls.settings()
+    }
+
+    /// Who we are on each line, for the calls.
+    fn identities(&self) -> Vec<LineIdentity> {
+        self.lines
+            .iter()
+            .map(|r| LineIdentity {
+                settings: r.settings().clone(),
+                contact: r.contact_uri(),
+                destination: r.destination(),
+                user_param: r.user_param(),
+            })
+            .collect()
+    }
+
+    fn identity(&self, line: u8) -> Result<LineIdentity, CallError> {
+        self.identities()
+            .into_iter()
+            .find(|l| l.settings.line == line)
+            .ok_or(CallError::NoSuchLine)
+    }
+
+    /// Places a call from `line` to `target` (a number, or a `sip:` URI).
+    pub fn dial(&mut self, now: Instant, line: u8, target: &str) -> Result<CallId, CallError> {
+        let identity = self.identity(line)?;
+        let r = self.calls.dial(now, &mut self.endpoint, &identity, target);
+        self.pump(now);
+        r
+    }
+
+    /// Answers a ringing call.
+    pub fn answer(&mut self, now: Instant, call: CallId) -> Result<(), CallError> {
+        let line = self
+            .calls
+            .list()
+            .iter()
+            .find(|c| c.id == call)
+            .map(|c| c.line)
+            .ok_or(CallError::NoSuchCall)?;
+        let identity = self.identity(line)?;
+        let r = self.calls.answer(now, &mut self.endpoint, &identity, call);
+        self.pump(now);
+        r
+    }
+
+    /// Ends a call: BYE, CANCEL or a decline, as its state needs.
+    pub fn hangup(&mut self, now: Instant, call: CallId) -> Result<(), CallError> {
+        let r = self.calls.hangup(now, &mut self.endpoint, call);
+        self.pump(now);
+        r
+    }
+
+    /// Holds (`true`) or resumes (`false`) a call.
+    pub fn hold(&mut self, now: Instant, call: CallId, hold: bool) -> Result<(), CallError> {
+        let line = self
+            .calls
+            .list()
+            .iter()
+            .find(|c| c.id == call)
+            .map(|c| c.line)
+            .ok_or(CallError::NoSuchCall)?;
+        let identity = self.identity(line)?;
+        let r = self
+            .calls
+            .hold(now, &mut self.endpoint, &identity, call, hold);
+        self.pump(now);
+        r
+    }
+
+    /// The calls, oldest first.
+    pub fn calls(&self) -> Vec<CallInfo> {
+        self.calls.list()
+    }
+
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
     }
@@ -128,6 +219,7 @@ impl UserAgent {
 
     pub fn handle_timeout(&mut self, now: Instant) {
         self.endpoint.handle_timeout(now);
+        self.calls.handle_timeout(now, &mut self.endpoint);
         for r in &mut self.lines {
             r.handle_timeout(now);
         }
@@ -136,7 +228,10 @@ impl UserAgent {
 
     pub fn poll_timeout(&self) -> Option<Instant> {
         let lines = self.lines.iter().filter_map(Registration::poll_timeout);
-        lines.chain(self.endpoint.poll_timeout()).min()
+        lines
+            .chain(self.endpoint.poll_timeout())
+            .chain(self.calls.poll_timeout())
+            .min()
     }
 
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
@@ -154,6 +249,9 @@ impl UserAgent {
             while let Some(event) = self.endpoint.poll_event() {
                 busy = true;
                 self.route(now, event);
+            }
+            while let Some(event) = self.calls.poll_event() {
+                self.events.push_back(UaEvent::Call(event));
             }
             for r in &mut self.lines {
                 while let Some(request) = r.poll_request() {
@@ -195,7 +293,39 @@ impl UserAgent {
                     r.handle_request_timeout(now);
                 }
             }
-            Event::Request { tx, request, .. } if request.method() == Some("OPTIONS") => {
+            Event::Response { tx, response } => {
+                let ids = self.identities();
+                self.calls
+                    .handle_response(now, &mut self.endpoint, &ids, tx, &response);
+            }
+            Event::Timeout { tx } => {
+                self.calls
+                    .handle_request_timeout(now, &mut self.endpoint, tx);
+            }
+            Event::Ack { request, .. } => {
+                self.calls.handle_ack(&request);
+            }
+            Event::Request {
+                tx,
+                request,
+                source,
+            } => {
+                let ids = self.identities();
+                if let Some((tx, request, source)) =
+                    self.calls
+                        .handle_request(now, &mut self.endpoint, &ids, tx, request, source)
+                {
+                    self.request(now, tx, request, source);
+                }
+            }
+            other => self.events.push_back(UaEvent::Transaction(other)),
+        }
+    }
+
+    /// A request outside any call.
+    fn request(&mut self, now: Instant, tx: ServerTx, request: Message, source: SocketAddr) {
+        match request.method() {
+            Some("OPTIONS") => {
                 let tag = self.endpoint.random_token(10);
                 let mut ok = response_to(&request, 200, "OK", &tag);
                 ok.push(Name::ALLOW, ALLOW);
@@ -204,7 +334,11 @@ impl UserAgent {
                 // The transaction was just opened by this request: it takes a final answer.
                 let _ = self.endpoint.respond(now, tx, ok);
             }
-            other => self.events.push_back(UaEvent::Transaction(other)),
+            _ => self.events.push_back(UaEvent::Transaction(Event::Request {
+                tx,
+                request,
+                source,
+            })),
         }
     }
 }

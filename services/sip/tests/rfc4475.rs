@@ -127,6 +127,18 @@ fn every_verdict_is_the_readmes() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n\n"));
 }
 
+fn line() -> deskphone_sip::LineSettings {
+    deskphone_sip::LineSettings {
+        line: 1,
+        name: "1001".into(),
+        authname: None,
+        password: None,
+        display_name: None,
+        proxy: "192.0.2.1".into(),
+        proxy_port: 5060,
+    }
+}
+
 #[test]
 fn the_user_agent_answers_each_as_expected_and_stays_healthy() {
     let clock = Clock::new();
@@ -135,12 +147,14 @@ fn the_user_agent_answers_each_as_expected_and_stays_healthy() {
     // One user agent takes them all (several reuse a branch, so they are retransmissions
     // of each other there); a fresh one per message shows each answer.
     let mut ua = UserAgent::new(Settings::default(), phone, 7);
+    ua.add_line(line(), addr("192.0.2.1:5060")).unwrap();
     let mut now = 0;
     for (name, data) in files() {
         let expect = TABLE.iter().find(|(n, _)| *n == name).unwrap().1;
         now += 10;
         ua.handle_datagram(clock.at(now), peer, &data);
         let mut fresh = UserAgent::new(Settings::default(), phone, 7);
+        fresh.add_line(line(), addr("192.0.2.1:5060")).unwrap();
         fresh.handle_datagram(clock.at(now), peer, &data);
         let sent = drain(&mut fresh, now);
         let events: Vec<UaEvent> = std::iter::from_fn(|| fresh.poll_event()).collect();
@@ -163,11 +177,24 @@ fn the_user_agent_answers_each_as_expected_and_stays_healthy() {
                 match req.method().unwrap() {
                     // OPTIONS is answered by the core itself.
                     "OPTIONS" => assert_eq!(statuses, vec![200], "{name}"),
-                    // INVITE gets 100 Trying at once and goes up.
-                    "INVITE" => assert_eq!(statuses, vec![100], "{name}"),
+                    // INVITE gets 100 Trying at once, then rings (180) as a new call, or
+                    // 481 for a dialog this phone does not have.
+                    "INVITE" => {
+                        let expected = if req.to_tag().is_some() { 481 } else { 180 };
+                        assert_eq!(statuses, vec![100, expected], "{name}");
+                        if expected == 180 {
+                            assert!(
+                                events.iter().any(|e| matches!(
+                                    e,
+                                    UaEvent::Call(deskphone_sip::CallEvent::Incoming { .. })
+                                )),
+                                "{name}: rings"
+                            );
+                        }
+                    }
                     _ => assert!(statuses.is_empty(), "{name}: {statuses:?}"),
                 }
-                if req.method() != Some("OPTIONS") {
+                if !matches!(req.method(), Some("OPTIONS" | "INVITE")) {
                     assert!(
                         events.iter().any(|e| matches!(
                             e,

@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 
 use deskphone_config::table::lookup;
 use deskphone_config::{Config, Mac, Value};
-use deskphone_sip::{LineSettings, Settings};
+use deskphone_sip::{CallSettings, LineSettings, Settings};
 
 /// A host name or address and a port, as the configuration gives it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +33,9 @@ pub struct Wanted {
     /// The proxies whose addresses may send a check-sync NOTIFY: `proxy1_address` to
     /// `proxy6_address`, `proxy_backup`, `outbound_proxy`.
     pub trusted: Vec<Target>,
+    /// Codecs, media ports, call policies. The media address is empty until [`resolve`]
+    /// knows the local address (unless `nat_address` gave it), the outbound proxy unset.
+    pub calls: CallSettings,
 }
 
 fn text(c: &Config, name: &str) -> Option<String> {
@@ -86,6 +89,7 @@ pub fn wanted(c: &Config) -> Wanted {
         lines,
         outbound,
         trusted,
+        calls: CallSettings::from_config(c, "", None),
     }
 }
 
@@ -132,6 +136,8 @@ pub struct Plan {
     pub lines: Vec<PlannedLine>,
     /// Addresses a check-sync NOTIFY is accepted from.
     pub trusted: Vec<IpAddr>,
+    /// What calls use; may change without touching the registrations.
+    pub calls: CallSettings,
 }
 
 impl Plan {
@@ -206,11 +212,18 @@ pub async fn resolve(wanted: &Wanted, bind: IpAddr, sip_port: u16) -> Plan {
         }
     }
     let towards = lines.iter().find_map(|l| l.destination.clone().ok());
+    let local = SocketAddr::new(local_ip(bind, towards), sip_port);
+    let mut calls = wanted.calls.clone();
+    if calls.media_address.is_empty() {
+        calls.media_address = local.ip().to_string();
+    }
+    calls.outbound_proxy = outbound.and_then(Result::ok);
     Plan {
         settings: wanted.settings.clone(),
-        local: SocketAddr::new(local_ip(bind, towards), sip_port),
+        local,
         lines,
         trusted,
+        calls,
     }
 }
 
@@ -329,11 +342,13 @@ mod tests {
             },
             destination: Ok("10.0.0.5:5060".parse().unwrap()),
         };
+        let c = config("");
         let a = Plan {
             settings: Settings::default(),
             local: "10.0.0.20:5060".parse().unwrap(),
             lines: vec![line.clone()],
             trusted: vec![],
+            calls: CallSettings::from_config(&c, "10.0.0.20", None),
         };
         let mut b = a.clone();
         b.settings.register = true;

@@ -45,6 +45,8 @@ type Frame = ServerFrame<Reply, Event>;
 enum Query {
     Status(oneshot::Sender<Status>),
     Subscribe(mpsc::UnboundedSender<Event>),
+    /// A call command (dial, answer, ...), answered with its reply.
+    Command(Request, oneshot::Sender<Reply>),
 }
 
 /// How often names are looked up again (a proxy whose address changed is followed).
@@ -147,6 +149,9 @@ pub async fn run(opts: Options) -> anyhow::Result<i32> {
                     let _ = reply.send(s);
                 }
                 Query::Subscribe(tx) => subscribers.push(tx),
+                Query::Command(request, reply) => {
+                    let _ = reply.send(command(&mut shell, request));
+                }
             },
             _ = sigterm.recv() => break,
             _ = tokio::signal::ctrl_c() => break,
@@ -308,6 +313,58 @@ fn events(
                 log::warn!("{text}");
                 Event::StatusMessage { text }
             }
+            ShellEvent::Call(call) => {
+                log::info!(
+                    "call {} on line {}: {} ({} {})",
+                    call.id,
+                    call.line,
+                    call.state,
+                    call.direction,
+                    call.remote
+                );
+                Event::Call(call)
+            }
+            ShellEvent::CallEnded {
+                call,
+                reason,
+                missed,
+            } => {
+                log::info!(
+                    "call {} on line {} with {} ended: {reason}{}",
+                    call.id,
+                    call.line,
+                    call.remote,
+                    if missed { " (missed)" } else { "" }
+                );
+                Event::CallEnded {
+                    call,
+                    reason,
+                    missed,
+                }
+            }
+            ShellEvent::CallRefused {
+                line,
+                remote,
+                status,
+                why,
+            } => {
+                log::info!("call from {remote} on line {line} refused with {status}: {why}");
+                Event::CallRefused {
+                    line,
+                    remote,
+                    status,
+                    why,
+                }
+            }
+            ShellEvent::Media { call, description } => {
+                // mediad (issue 5) will take these orders; until then they are logged.
+                log::info!("call {call} media: {description}");
+                continue;
+            }
+            ShellEvent::Busy(busy) => {
+                tokio::spawn(activity(runtime.clone(), busy));
+                continue;
+            }
         };
         subscribers.retain(|s| s.send(event.clone()).is_ok());
     }
@@ -347,6 +404,25 @@ fn status(shell: &Shell, socket: &Option<Bound>, stopping: bool) -> Status {
         sip_address: socket.as_ref().map(|b| b.address.to_string()),
         reason: None,
         lines: shell.lines(Instant::now()),
+        calls: shell.calls(Instant::now()),
+    }
+}
+
+/// Tells provd whether the phone has calls: a check-sync waits for an idle phone.
+async fn activity(runtime: RuntimeDir, busy: bool) {
+    let result = async {
+        let mut c = Client::<Provd>::connect(&runtime, "sipd").await?;
+        match c.request(&ProvdRequest::Activity { busy }).await? {
+            ProvdReply::Error { message } => Err(ClientError::Refused(message)),
+            _ => Ok(()),
+        }
+    }
+    .await;
+    if let Err(e) = result {
+        log::warn!(
+            "could not tell provd the phone is {}: {e}",
+            if busy { "busy" } else { "idle" }
+        );
     }
 }
 
@@ -578,5 +654,32 @@ async fn handle(
             Ok(()) => Reply::Ok,
             Err(_) => gone(),
         },
+        command => {
+            let (tx, rx) = oneshot::channel();
+            if queries.send(Query::Command(command, tx)).await.is_err() {
+                return gone();
+            }
+            rx.await.unwrap_or_else(|_| gone())
+        }
+    }
+}
+
+/// A call command of the socket, carried out on the shell.
+fn command(shell: &mut Shell, request: Request) -> Reply {
+    let now = Instant::now();
+    let result = match request {
+        Request::Dial { line, number } => shell.dial(now, line, &number).map(Some),
+        Request::Answer { call } => shell.answer(now, call).map(Some),
+        Request::Hangup { call } => shell.hangup(now, call).map(|()| None),
+        Request::Hold { call } => shell.hold(now, call, true).map(Some),
+        Request::Resume { call } => shell.hold(now, call, false).map(Some),
+        Request::Hello(_) | Request::Status | Request::Subscribe => {
+            Err("not a call command".to_string())
+        }
+    };
+    match result {
+        Ok(Some(call)) => Reply::Call { call },
+        Ok(None) => Reply::Ok,
+        Err(message) => Reply::Error { message },
     }
 }

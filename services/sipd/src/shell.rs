@@ -15,10 +15,11 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use deskphone_ipc::sipd::LineStatus;
+use deskphone_ipc::sipd::{CallStatus, LineStatus};
 use deskphone_sip::ua::ALLOW;
 use deskphone_sip::{
-    response_to, Event, Message, Name, RegState, ServerTx, Transmit, UaEvent, UserAgent,
+    response_to, CallEvent, CallId, CallInfo, CallState, Event, Message, Name, RegState, ServerTx,
+    Transmit, UaEvent, UserAgent,
 };
 
 use crate::plan::Plan;
@@ -36,6 +37,26 @@ pub enum ShellEvent {
     CheckSync { source: SocketAddr, event: String },
     /// A check-sync NOTIFY from anywhere else, refused with 403.
     CheckSyncRefused { source: SocketAddr, event: String },
+    /// A call appeared or changed.
+    Call(CallStatus),
+    /// A call ended.
+    CallEnded {
+        call: CallStatus,
+        reason: String,
+        missed: bool,
+    },
+    /// An incoming call was refused by a policy or because the phone was busy.
+    CallRefused {
+        line: u8,
+        remote: String,
+        status: u16,
+        why: String,
+    },
+    /// Media was negotiated for a call: for mediad (and the log until mediad exists).
+    Media { call: u32, description: String },
+    /// The phone went from idle to having calls (`true`) or back: provd's check-sync
+    /// waits for an idle phone.
+    Busy(bool),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +96,12 @@ pub struct Shell {
     events: VecDeque<ShellEvent>,
     rng: fastrand::Rng,
     stopping: bool,
+    /// A plan that would rebuild the user agent, kept until the calls are over.
+    deferred: Option<Plan>,
+    /// When each call was connected, and how it looked last (for CallEnded).
+    connected: BTreeMap<CallId, Instant>,
+    last_seen: BTreeMap<CallId, CallInfo>,
+    busy: bool,
 }
 
 const NOT_REGISTERING: &str = "proxy_register is 0";
@@ -90,6 +117,10 @@ impl Shell {
             events: VecDeque::new(),
             rng: fastrand::Rng::with_seed(seed),
             stopping: false,
+            deferred: None,
+            connected: BTreeMap::new(),
+            last_seen: BTreeMap::new(),
+            busy: false,
         }
     }
 
@@ -103,9 +134,11 @@ impl Shell {
             return;
         }
         match &mut self.current {
-            Some(cur) if cur.plan == plan => {}
+            Some(cur) if cur.plan == plan => self.deferred = None,
             Some(cur) if cur.plan.same_registrations(&plan) => {
+                self.deferred = None;
                 let toggled = cur.plan.register() != plan.register();
+                cur.ua.set_call_settings(plan.calls.clone());
                 cur.plan = plan;
                 if toggled {
                     let register = cur.plan.register();
@@ -121,6 +154,11 @@ impl Shell {
                     self.refresh_unresolved();
                 }
             }
+            // A new user agent would drop the calls: wait until they are over.
+            Some(cur) if !cur.ua.calls().is_empty() => {
+                log::info!("configuration change waits for the calls to end");
+                self.deferred = Some(plan);
+            }
             _ => self.rebuild(now, plan),
         }
         self.drain(now);
@@ -128,6 +166,7 @@ impl Shell {
 
     fn rebuild(&mut self, now: Instant, plan: Plan) {
         let mut ua = UserAgent::new(plan.settings.clone(), plan.local, self.rng.u64(..));
+        ua.set_call_settings(plan.calls.clone());
         let mut views = BTreeMap::new();
         for l in &plan.lines {
             let mut view = LineView {
@@ -297,6 +336,9 @@ impl Shell {
     pub fn shutdown(&mut self, now: Instant) {
         self.stopping = true;
         if let Some(cur) = &mut self.current {
+            for c in cur.ua.calls() {
+                let _ = cur.ua.hangup(now, c.id);
+            }
             for l in &cur.plan.lines {
                 if l.destination.is_ok() {
                     cur.ua.unregister(now, l.settings.line);
@@ -365,7 +407,7 @@ impl Shell {
                     tx,
                     request,
                     source,
-                }) => self.answer(now, tx, &request, source),
+                }) => self.answer_request(now, tx, &request, source),
                 UaEvent::Transaction(Event::Rejected {
                     status,
                     problem,
@@ -375,6 +417,22 @@ impl Shell {
                     log::debug!("dropped a datagram from {source}: {problem}")
                 }
                 UaEvent::Transaction(_) => {}
+                UaEvent::Call(e) => self.call_event(now, e),
+            }
+        }
+        let busy = self
+            .current
+            .as_ref()
+            .is_some_and(|c| !c.ua.calls().is_empty());
+        if busy != self.busy {
+            self.busy = busy;
+            self.events.push_back(ShellEvent::Busy(busy));
+        }
+        if !busy && !self.stopping {
+            if let Some(plan) = self.deferred.take() {
+                self.rebuild(now, plan);
+                // The new user agent's first events.
+                return self.drain(now);
             }
         }
         for r in &mut self.retiring {
@@ -430,9 +488,198 @@ impl Shell {
         self.events.push_back(ShellEvent::Line(line));
     }
 
-    /// Requests the core hands up. Calls, subscriptions and the rest of issue 4 come later;
-    /// until then each gets the answer that tells the sender so.
-    fn answer(&mut self, now: Instant, tx: ServerTx, request: &Message, source: SocketAddr) {
+    fn call_event(&mut self, now: Instant, e: CallEvent) {
+        match e {
+            CallEvent::State { call, state } => {
+                if matches!(state, CallState::Connected) {
+                    self.connected.entry(call).or_insert(now);
+                }
+                if state != CallState::Ended {
+                    if let Some(c) = self.call(now, call) {
+                        self.events.push_back(ShellEvent::Call(c));
+                    }
+                }
+            }
+            CallEvent::Incoming { call, .. } => {
+                // The Ringing state event follows and carries the call.
+                let _ = call;
+            }
+            CallEvent::Media {
+                call,
+                local_port,
+                negotiated,
+                early,
+            } => {
+                let remote = negotiated
+                    .remote_rtp
+                    .map(|a| a.to_string())
+                    .unwrap_or_else(|| "none (held)".into());
+                let description = format!(
+                    "{} (pt {}), local port {local_port}, remote {remote}, we {:?},                      telephone-event {:?}{}",
+                    negotiated.codec.encoding_name(),
+                    negotiated.payload_type,
+                    negotiated.local_direction,
+                    negotiated.telephone_event,
+                    if early { ", early media" } else { "" }
+                );
+                self.events.push_back(ShellEvent::Media {
+                    call: call.0,
+                    description,
+                });
+            }
+            CallEvent::RemoteHold { call, .. } => {
+                if let Some(c) = self.call(now, call) {
+                    self.events.push_back(ShellEvent::Call(c));
+                }
+            }
+            CallEvent::Ended {
+                call,
+                reason,
+                missed,
+            } => {
+                let since = self.connected.remove(&call);
+                if let Some(info) = self.last_seen.remove(&call) {
+                    let mut status = call_status(&info, since, now);
+                    status.state = CallState::Ended.as_str().into();
+                    self.events.push_back(ShellEvent::CallEnded {
+                        call: status,
+                        reason,
+                        missed,
+                    });
+                }
+            }
+            CallEvent::Refused {
+                line,
+                remote,
+                status,
+                why,
+            } => self.events.push_back(ShellEvent::CallRefused {
+                line,
+                remote: remote.display(),
+                status,
+                why,
+            }),
+        }
+    }
+
+    /// One call as the socket publishes it (and remembered for its end).
+    fn call(&mut self, now: Instant, id: CallId) -> Option<CallStatus> {
+        let info = self
+            .current
+            .as_ref()?
+            .ua
+            .calls()
+            .into_iter()
+            .find(|c| c.id == id)?;
+        let status = call_status(&info, self.connected.get(&id).copied(), now);
+        self.last_seen.insert(id, info);
+        Some(status)
+    }
+
+    /// Every call, oldest first.
+    pub fn calls(&self, now: Instant) -> Vec<CallStatus> {
+        let Some(cur) = &self.current else {
+            return Vec::new();
+        };
+        cur.ua
+            .calls()
+            .iter()
+            .map(|c| call_status(c, self.connected.get(&c.id).copied(), now))
+            .collect()
+    }
+
+    /// The call a command without an id means: the first ringing one for answer, the
+    /// connected one for hold, the newest held one for resume, the newest for hangup.
+    fn pick(&self, id: Option<u32>, want: Pick) -> Result<CallId, String> {
+        let calls = self
+            .current
+            .as_ref()
+            .map(|c| c.ua.calls())
+            .unwrap_or_default();
+        if let Some(id) = id {
+            return calls
+                .iter()
+                .find(|c| c.id.0 == id)
+                .map(|c| c.id)
+                .ok_or_else(|| format!("no call {id}"));
+        }
+        let found = match want {
+            Pick::Ringing => calls.iter().find(|c| c.state == CallState::Ringing),
+            Pick::Connected => calls.iter().rev().find(|c| c.state == CallState::Connected),
+            Pick::Held => calls.iter().rev().find(|c| c.state == CallState::Held),
+            Pick::Newest => calls.last(),
+        };
+        found.map(|c| c.id).ok_or_else(|| {
+            match want {
+                Pick::Ringing => "no call is ringing",
+                Pick::Connected => "no call is connected",
+                Pick::Held => "no call is on hold",
+                Pick::Newest => "there is no call",
+            }
+            .to_string()
+        })
+    }
+
+    /// `phonectl dial`: a call on `line` (default: the first configured line).
+    pub fn dial(
+        &mut self,
+        now: Instant,
+        line: Option<u8>,
+        number: &str,
+    ) -> Result<CallStatus, String> {
+        let line = match line {
+            Some(l) => l,
+            None => *self.lines.keys().next().ok_or("no line is configured")?,
+        };
+        let cur = self
+            .current
+            .as_mut()
+            .ok_or("sipd has no configuration yet")?;
+        let id = cur.ua.dial(now, line, number).map_err(|e| e.to_string())?;
+        self.drain(now);
+        self.call(now, id)
+            .ok_or_else(|| "the call ended at once".into())
+    }
+
+    pub fn answer(&mut self, now: Instant, id: Option<u32>) -> Result<CallStatus, String> {
+        let id = self.pick(id, Pick::Ringing)?;
+        let cur = self.current.as_mut().ok_or("no configuration")?;
+        cur.ua.answer(now, id).map_err(|e| e.to_string())?;
+        self.drain(now);
+        self.call(now, id).ok_or_else(|| "the call ended".into())
+    }
+
+    pub fn hangup(&mut self, now: Instant, id: Option<u32>) -> Result<(), String> {
+        let id = self.pick(id, Pick::Newest)?;
+        let cur = self.current.as_mut().ok_or("no configuration")?;
+        cur.ua.hangup(now, id).map_err(|e| e.to_string())?;
+        self.drain(now);
+        Ok(())
+    }
+
+    /// Hold (`true`) or resume.
+    pub fn hold(
+        &mut self,
+        now: Instant,
+        id: Option<u32>,
+        hold: bool,
+    ) -> Result<CallStatus, String> {
+        let id = self.pick(id, if hold { Pick::Connected } else { Pick::Held })?;
+        let cur = self.current.as_mut().ok_or("no configuration")?;
+        cur.ua.hold(now, id, hold).map_err(|e| e.to_string())?;
+        self.drain(now);
+        self.call(now, id).ok_or_else(|| "the call ended".into())
+    }
+
+    /// Requests the core hands up (the calls took theirs): check-sync NOTIFY, and the
+    /// answer that tells the sender what the phone does not do.
+    fn answer_request(
+        &mut self,
+        now: Instant,
+        tx: ServerTx,
+        request: &Message,
+        source: SocketAddr,
+    ) {
         let Some(cur) = &mut self.current else { return };
         let method = request.method().unwrap_or_default();
         let (code, reason) = match method {
@@ -449,7 +696,6 @@ impl Shell {
                 }
                 None => (489, "Bad Event"),
             },
-            "INVITE" => (480, "Temporarily Unavailable"),
             "BYE" | "CANCEL" | "REFER" => (481, "Call/Transaction Does Not Exist"),
             "REGISTER" | "SUBSCRIBE" | "PUBLISH" | "MESSAGE" | "INFO" | "UPDATE" | "PRACK" => {
                 (405, "Method Not Allowed")
@@ -476,4 +722,26 @@ pub fn check_sync_event(request: &Message) -> Option<String> {
     let package = value.split(';').next().unwrap_or_default().trim();
     (package.eq_ignore_ascii_case("check-sync") || package.eq_ignore_ascii_case("resync"))
         .then(|| value.to_string())
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Pick {
+    Ringing,
+    Connected,
+    Held,
+    Newest,
+}
+
+fn call_status(c: &CallInfo, connected: Option<Instant>, now: Instant) -> CallStatus {
+    CallStatus {
+        id: c.id.0,
+        line: c.line,
+        state: c.state.as_str().into(),
+        remote: c.remote.display(),
+        remote_uri: c.remote.uri.clone(),
+        direction: if c.outgoing { "outgoing" } else { "incoming" }.into(),
+        remote_held: c.remote_held,
+        local_port: c.local_port,
+        connected_for: connected.map_or(0, |t| now.saturating_duration_since(t).as_secs()),
+    }
 }

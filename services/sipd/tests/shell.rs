@@ -5,7 +5,9 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use deskphone_sip::{inspect, LineSettings, Message, Name, Settings, Transmit, Verdict};
+use deskphone_sip::{
+    inspect, CallSettings, LineSettings, Message, Name, Settings, Transmit, Verdict,
+};
 use deskphone_sipd::plan::{Plan, PlannedLine};
 use deskphone_sipd::shell::{Shell, ShellEvent};
 
@@ -40,6 +42,11 @@ fn plan(register: bool, lines: Vec<PlannedLine>) -> Plan {
         local: addr(PHONE),
         lines,
         trusted: vec![IpAddr::from([192, 0, 2, 1])],
+        calls: CallSettings::from_config(
+            &deskphone_config::Config::new(deskphone_config::Mac([0; 6])),
+            "192.0.2.20",
+            None,
+        ),
     }
 }
 
@@ -322,7 +329,16 @@ fn check_sync_only_from_the_proxies_and_other_requests_get_plain_answers() {
     ]);
     shell.handle_datagram(t0, stranger, &invite);
     let codes: Vec<u16> = answers(&mut shell).iter().map(|a| a.1).collect();
-    assert_eq!(codes, vec![100, 480]);
+    assert_eq!(codes, vec![100, 180], "an INVITE rings");
+    let ev = events(&mut shell);
+    assert!(
+        ev.iter().any(
+            |e| matches!(e, ShellEvent::Call(c) if c.state == "ringing" && c.remote == "caller")
+        ),
+        "{ev:?}"
+    );
+    assert_eq!(ev.last(), Some(&ShellEvent::Busy(true)));
+    assert_eq!(shell.calls(t0).len(), 1);
 
     let odd = request(&[
         "FROBNICATE sip:1001@192.0.2.20:5060 SIP/2.0",

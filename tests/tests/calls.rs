@@ -1,0 +1,416 @@
+//! Calls of the running phone (deskphone-sim: provd + sipd) with SIPp as the other end, on
+//! loopback: the phone calls (SIPp answers, then the phone hangs up), the phone is called
+//! (answered with `phonectl answer`, SIPp hangs up), the phone cancels while SIPp rings,
+//! declines, and refuses with Do Not Disturb. Everything is driven and checked through
+//! `phonectl` as an administrator's script would.
+
+use std::time::{Duration, Instant};
+
+use deskphone_e2e::sip::Sipp;
+use deskphone_e2e::{free_udp_port, serve_tree, wait_for, Phone};
+use serde_json::Value;
+
+const MAC: &str = "525400123456";
+
+/// A phone whose line 1 (1001) uses `proxy_port` on 127.0.0.1 as its proxy, not registering
+/// (SIPp plays the far end, not a registrar), with `extra` configuration.
+fn start_phone(proxy_port: u16, extra: &str) -> (tempfile::TempDir, Phone, u16) {
+    let default = format!(
+        "proxy1_address: \"127.0.0.1\"\nproxy1_port: \"{proxy_port}\"\nproxy_register: \"0\"\n\
+         start_media_port: \"20000\"\nend_media_port: \"20100\"\n{extra}"
+    );
+    let specific = "line1_name: \"1001\"\nline1_displayname: \"Reception\"\n";
+    let specific_name = format!("SIP{MAC}.cnf");
+    let (root, server) = serve_tree(&[
+        ("SIPDefault.cnf", default.as_str()),
+        (specific_name.as_str(), specific),
+    ]);
+    let sip_port = free_udp_port("127.0.0.1");
+    let tftp = server.addr.to_string();
+    let port = sip_port.to_string();
+    let mut phone = Phone::new(
+        MAC,
+        &[
+            "--tftp",
+            &tftp,
+            "--sip-port",
+            &port,
+            "--sip-bind",
+            "127.0.0.1",
+        ],
+    );
+    phone.start();
+    // The TFTP server is only needed for provisioning.
+    drop(server);
+    wait_for("sipd to run", Duration::from_secs(20), || {
+        (phone.status()["lines"]
+            .as_array()
+            .is_some_and(|l| !l.is_empty()))
+        .then_some(())
+    });
+    (root, phone, sip_port)
+}
+
+fn calls(p: &Phone) -> Vec<Value> {
+    p.status()["calls"].as_array().cloned().unwrap_or_default()
+}
+
+fn wait_call_state(p: &Phone, state: &str) -> Value {
+    wait_for(
+        &format!("a call in state {state}"),
+        Duration::from_secs(15),
+        || calls(p).into_iter().find(|c| c["state"] == state),
+    )
+}
+
+fn wait_no_calls(p: &Phone) {
+    wait_for("the calls to end", Duration::from_secs(15), || {
+        calls(p).is_empty().then_some(())
+    });
+}
+
+/// `phonectl ARGS`: its JSON output (the call), which must be there.
+fn phonectl_call(p: &Phone, args: &[&str]) -> Value {
+    let out = p.phonectl(args);
+    assert!(
+        out.status.success(),
+        "phonectl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("a call as JSON")
+}
+
+const SDP_ANSWER: &str = "v=0\r
+o=sipp 53655765 2353687637 IN IP4 [local_ip]\r
+s=-\r
+c=IN IP4 [local_ip]\r
+t=0 0\r
+m=audio 6000 RTP/AVP 0 101\r
+a=rtpmap:0 PCMU/8000\r
+a=rtpmap:101 telephone-event/8000\r
+a=fmtp:101 0-15\r
+";
+
+/// SIPp as the called party: rings, answers, waits for the phone's BYE.
+fn answering_scenario() -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="answer the phone's call">
+  <recv request="INVITE" crlf="true" rrs="true"/>
+  <send><![CDATA[
+SIP/2.0 180 Ringing
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:2000@[local_ip]:[local_port]>
+Content-Length: 0
+
+]]></send>
+  <pause milliseconds="200"/>
+  <send retrans="500"><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:2000@[local_ip]:[local_port]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+{SDP_ANSWER}]]></send>
+  <recv request="ACK" crlf="true"/>
+  <recv request="BYE" timeout="20000"/>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+</scenario>
+"#
+    )
+}
+
+/// SIPp as the called party that rings and never answers: the phone's CANCEL ends it.
+const RINGING_SCENARIO: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="ring until cancelled">
+  <recv request="INVITE" crlf="true"/>
+  <send><![CDATA[
+SIP/2.0 180 Ringing
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:2000@[local_ip]:[local_port]>
+Content-Length: 0
+
+]]></send>
+  <recv request="CANCEL" timeout="20000"/>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+  <send><![CDATA[
+SIP/2.0 487 Request Terminated
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+CSeq: [cseq] INVITE
+Content-Length: 0
+
+]]></send>
+  <recv request="ACK"/>
+</scenario>
+"#;
+
+/// SIPp calling the phone's line 1001 and expecting `outcome`: `answer` (then SIPp hangs up
+/// after a second), or a final status it acknowledges.
+fn calling_scenario(outcome: &str) -> String {
+    let invite = r#"
+  <send retrans="500"><![CDATA[
+INVITE sip:1001@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "Front Desk" <sip:2000@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:1001@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: <sip:2000@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=sipp 1 1 IN IP4 [local_ip]
+s=-
+c=IN IP4 [local_ip]
+t=0 0
+m=audio 6002 RTP/AVP 8 0 101
+a=rtpmap:8 PCMA/8000
+a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-15
+]]></send>
+  <recv response="100" optional="true"/>
+"#;
+    let rest = match outcome {
+        "answer" => r#"
+  <recv response="180"/>
+  <recv response="200" timeout="20000" rrs="true"/>
+  <send><![CDATA[
+ACK [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "Front Desk" <sip:2000@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+[last_To:]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <pause milliseconds="1500"/>
+  <send retrans="500"><![CDATA[
+BYE [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "Front Desk" <sip:2000@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+[last_To:]
+Call-ID: [call_id]
+CSeq: 2 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv response="200"/>
+"#
+        .to_string(),
+        status => format!(
+            r#"
+  <recv response="180" optional="{}"/>
+  <recv response="{status}" timeout="20000"/>
+  <send><![CDATA[
+ACK sip:1001@[remote_ip]:[remote_port] SIP/2.0
+[last_Via:]
+From: "Front Desk" <sip:2000@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+[last_To:]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+"#,
+            if status == "603" { "false" } else { "true" }
+        ),
+    };
+    format!(
+        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="call the phone">{invite}{rest}</scenario>
+"#
+    )
+}
+
+fn received(sipp: &Sipp, start: &str) -> Vec<deskphone_e2e::sip::SippMessage> {
+    sipp.messages()
+        .into_iter()
+        .filter(|m| m.received && m.text.starts_with(start))
+        .collect()
+}
+
+#[test]
+fn the_phone_calls_sipp_which_answers_and_the_phone_hangs_up() {
+    let mut sipp = Sipp::start(&answering_scenario());
+    let (_root, phone, _) = start_phone(sipp.addr.port(), "");
+    let dialled = Instant::now();
+    let call = phonectl_call(&phone, &["dial", "2000"]);
+    assert_eq!(call["line"], 1);
+    assert_eq!(call["direction"], "outgoing");
+    assert_eq!(call["remote"], "2000");
+    let connected = wait_call_state(&phone, "connected");
+    let setup = dialled.elapsed();
+    assert_eq!(connected["id"], call["id"]);
+    let port = connected["local_port"].as_u64().unwrap();
+    assert!((20000..=20100).contains(&port) && port % 2 == 0, "{port}");
+
+    let invite = &received(&sipp, "INVITE ")[0].text;
+    assert!(invite.starts_with("INVITE sip:2000@127.0.0.1:"), "{invite}");
+    assert!(
+        invite.contains("From: \"Reception\" <sip:1001@127.0.0.1"),
+        "{invite}"
+    );
+    assert!(
+        invite.contains(&format!("m=audio {port} RTP/AVP 0 8 101")),
+        "{invite}"
+    );
+    assert!(
+        invite.contains("a=rtpmap:101 telephone-event/8000"),
+        "{invite}"
+    );
+    assert!(
+        phone.log_text().contains("media: PCMU (pt 0)"),
+        "the negotiated codec is logged"
+    );
+
+    phone.ok(&["hangup"]);
+    assert_eq!(
+        sipp.wait(Duration::from_secs(20)),
+        Some(0),
+        "SIPp got its BYE"
+    );
+    wait_no_calls(&phone);
+    let m = sipp.messages();
+    let t = |start: &str| {
+        m.iter()
+            .find(|x| x.received && x.text.starts_with(start))
+            .unwrap()
+            .time
+    };
+    eprintln!(
+        "figures: call setup, phonectl dial to connected as phonectl status sees it: {} ms; \
+         SIPp's 200 to the phone's ACK: {:.1} ms",
+        setup.as_millis(),
+        (t("ACK ")
+            - m.iter()
+                .find(|x| !x.received && x.text.starts_with("SIP/2.0 200"))
+                .unwrap()
+                .time)
+            * 1000.0
+    );
+}
+
+#[test]
+fn the_phone_cancels_a_call_that_still_rings() {
+    let mut sipp = Sipp::start(RINGING_SCENARIO);
+    let (_root, phone, _) = start_phone(sipp.addr.port(), "");
+    phonectl_call(&phone, &["dial", "2000"]);
+    wait_call_state(&phone, "ringback");
+    phone.ok(&["hangup"]);
+    assert_eq!(
+        sipp.wait(Duration::from_secs(20)),
+        Some(0),
+        "CANCEL, 487, ACK"
+    );
+    wait_no_calls(&phone);
+    let cancel = &received(&sipp, "CANCEL ")[0].text;
+    let invite = &received(&sipp, "INVITE ")[0].text;
+    let via = |m: &str| {
+        m.lines()
+            .find(|l| l.starts_with("Via:"))
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(via(cancel), via(invite), "the CANCEL matches the INVITE");
+}
+
+#[test]
+fn sipp_calls_the_phone_which_rings_until_answered() {
+    let dummy = free_udp_port("127.0.0.1");
+    let (_root, phone, sip_port) = start_phone(dummy, "");
+    let target = format!("127.0.0.1:{sip_port}");
+    let mut sipp = Sipp::start_on("127.0.0.1", &calling_scenario("answer"), &[&target]);
+    let ringing = wait_call_state(&phone, "ringing");
+    assert_eq!(ringing["direction"], "incoming");
+    assert_eq!(ringing["remote"], "Front Desk <2000>");
+    assert_eq!(ringing["line"], 1);
+    // Nothing is sent but 100 and 180 while it rings.
+    std::thread::sleep(Duration::from_millis(700));
+    let answered = phonectl_call(&phone, &["answer"]);
+    assert_eq!(answered["state"], "connected");
+    assert_eq!(
+        sipp.wait(Duration::from_secs(20)),
+        Some(0),
+        "200, then SIPp's BYE answered"
+    );
+    wait_no_calls(&phone);
+    let ok = sipp
+        .messages()
+        .into_iter()
+        .find(|m| m.received && m.text.starts_with("SIP/2.0 200"))
+        .unwrap()
+        .text;
+    // The answer takes the caller's first codec (RFC 3264: the offerer's order).
+    assert!(
+        ok.contains("m=audio ") && ok.contains(" RTP/AVP 8 101"),
+        "{ok}"
+    );
+    assert!(ok.contains("Contact: <sip:1001@127.0.0.1:"), "{ok}");
+    let ended = phone.log_text();
+    assert!(ended.contains("ended: the other party hung up"), "{ended}");
+}
+
+#[test]
+fn a_declined_call_gets_603_and_dnd_gets_480() {
+    let dummy = free_udp_port("127.0.0.1");
+    let (_root, phone, sip_port) = start_phone(dummy, "");
+    let target = format!("127.0.0.1:{sip_port}");
+    let mut sipp = Sipp::start_on("127.0.0.1", &calling_scenario("603"), &[&target]);
+    wait_call_state(&phone, "ringing");
+    phone.ok(&["hangup"]);
+    assert_eq!(sipp.wait(Duration::from_secs(20)), Some(0), "603 Decline");
+    wait_no_calls(&phone);
+    drop(phone);
+
+    let (_root, phone, sip_port) = start_phone(dummy, "dnd_control: \"1\"\n");
+    let target = format!("127.0.0.1:{sip_port}");
+    let mut sipp = Sipp::start_on("127.0.0.1", &calling_scenario("480"), &[&target]);
+    assert_eq!(sipp.wait(Duration::from_secs(20)), Some(0), "480 for DND");
+    assert!(calls(&phone).is_empty());
+    let log = phone.log_text();
+    assert!(
+        log.contains("call from Front Desk <2000> on line 1 refused with 480: do not disturb"),
+        "{log}"
+    );
+}

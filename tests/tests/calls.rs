@@ -1,12 +1,15 @@
-//! Calls of the running phone (deskphone-sim: provd + sipd) with SIPp as the other end, on
-//! loopback: the phone calls (SIPp answers, then the phone hangs up), the phone is called
+//! Calls of the running phone (deskphone-sim: provd + sipd) on loopback. With SIPp as the
+//! other end: the phone calls (SIPp answers, then the phone hangs up), the phone is called
 //! (answered with `phonectl answer`, SIPp hangs up), the phone cancels while SIPp rings,
-//! declines, and refuses with Do Not Disturb. Everything is driven and checked through
+//! declines, and refuses with Do Not Disturb. With baresip as a second phone, both
+//! registered to Kamailio (which record-routes): calls both ways by address of record, hold
+//! and resume from either side. Everything on the phone is driven and checked through
 //! `phonectl` as an administrator's script would.
 
 use std::time::{Duration, Instant};
 
-use deskphone_e2e::sip::Sipp;
+use deskphone_e2e::baresip::{Baresip, BaresipOptions};
+use deskphone_e2e::sip::{Kamailio, Sipp};
 use deskphone_e2e::{free_udp_port, serve_tree, wait_for, Phone};
 use serde_json::Value;
 
@@ -15,8 +18,26 @@ const MAC: &str = "525400123456";
 /// A phone whose line 1 (1001) uses `proxy_port` on 127.0.0.1 as its proxy, not registering
 /// (SIPp plays the far end, not a registrar), with `extra` configuration.
 fn start_phone(proxy_port: u16, extra: &str) -> (tempfile::TempDir, Phone, u16) {
+    start_phone_with(proxy_port, "proxy_register: \"0\"\n", extra)
+}
+
+/// The same phone registering line 1 as 1001 (password `secret1001`) with the registrar at
+/// `proxy_port`.
+fn start_registered_phone(proxy_port: u16) -> (tempfile::TempDir, Phone, u16) {
+    start_phone_with(
+        proxy_port,
+        "proxy_register: \"1\"\nline1_authname: \"1001\"\nline1_password: \"secret1001\"\n",
+        "",
+    )
+}
+
+fn start_phone_with(
+    proxy_port: u16,
+    register: &str,
+    extra: &str,
+) -> (tempfile::TempDir, Phone, u16) {
     let default = format!(
-        "proxy1_address: \"127.0.0.1\"\nproxy1_port: \"{proxy_port}\"\nproxy_register: \"0\"\n\
+        "proxy1_address: \"127.0.0.1\"\nproxy1_port: \"{proxy_port}\"\n{register}\
          start_media_port: \"20000\"\nend_media_port: \"20100\"\n{extra}"
     );
     let specific = "line1_name: \"1001\"\nline1_displayname: \"Reception\"\n";
@@ -413,4 +434,74 @@ fn a_declined_call_gets_603_and_dnd_gets_480() {
         log.contains("call from Front Desk <2000> on line 1 refused with 480: do not disturb"),
         "{log}"
     );
+}
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn registered(p: &Phone) {
+    wait_for("line 1 to register", Duration::from_secs(20), || {
+        (p.status()["lines"][0]["registered"] == true).then_some(())
+    });
+}
+
+#[test]
+fn the_phone_and_baresip_call_each_other_through_kamailio_and_hold() {
+    let kam = Kamailio::start(&[("1001", "secret1001"), ("bob", "secret-b")]);
+    let bob = Baresip::start(BaresipOptions {
+        password: Some("secret-b".into()),
+        registrar: Some(kam.addr),
+        auto_answer: true,
+        ..BaresipOptions::new("bob")
+    });
+    let (_root, phone, _) = start_registered_phone(kam.addr.port());
+    registered(&phone);
+
+    // The phone calls bob by name: Kamailio finds bob's binding and relays, record-routing.
+    let call = phonectl_call(&phone, &["dial", "bob"]);
+    bob.wait_event("CALL_ESTABLISHED", WAIT);
+    // No RTP yet: mediad (issue 5) will send it.
+    let connected = wait_call_state(&phone, "connected");
+    assert_eq!(connected["id"], call["id"]);
+    // Held by the phone: bob gets a new offer; resumed.
+    let id = call["id"].to_string();
+    let held = phonectl_call(&phone, &["hold", &id]);
+    assert_eq!(held["id"], call["id"]);
+    wait_call_state(&phone, "held");
+    bob.wait_event("CALL_REMOTE_SDP", WAIT);
+    phonectl_call(&phone, &["resume"]);
+    wait_call_state(&phone, "connected");
+    // bob hangs up: the BYE comes back along the route set.
+    bob.hangup();
+    bob.wait_event("CALL_CLOSED", WAIT);
+    wait_no_calls(&phone);
+    assert!(phone.log_text().contains("ended: the other party hung up"));
+
+    // bob calls the phone by its address of record.
+    bob.dial(&format!("sip:1001@127.0.0.1:{}", kam.addr.port()));
+    let ringing = wait_call_state(&phone, "ringing");
+    assert_eq!(ringing["direction"], "incoming");
+    assert!(
+        ringing["remote_uri"]
+            .as_str()
+            .unwrap()
+            .starts_with("sip:bob@"),
+        "{ringing}"
+    );
+    bob.wait_event("CALL_RINGING", WAIT);
+    phonectl_call(&phone, &["answer"]);
+    bob.wait_event("CALL_ESTABLISHED", WAIT);
+    wait_call_state(&phone, "connected");
+    // bob holds: the phone shows it; bob resumes.
+    bob.hold();
+    wait_for("the phone to see the hold", WAIT, || {
+        (calls(&phone)[0]["remote_held"] == true).then_some(())
+    });
+    bob.resume();
+    wait_for("the phone to see the resume", WAIT, || {
+        (calls(&phone)[0]["remote_held"] == false).then_some(())
+    });
+    // The phone hangs up.
+    phone.ok(&["hangup"]);
+    bob.wait_event("CALL_CLOSED", WAIT);
+    wait_no_calls(&phone);
 }

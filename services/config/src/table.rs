@@ -678,6 +678,17 @@ fn build() -> Vec<ParamDef> {
         .int(0)
         .menu(CallPreferences, "Caller ID Blocking", Preference),
     );
+    // Not in the guide: the old phone took check-sync from anyone; deskphone takes it only
+    // from its configured proxies unless this is 1.
+    t.push(
+        row(
+            "check_sync_any_source",
+            Kind::Flag,
+            "deskphone",
+            "accept a check-sync NOTIFY from any address (0: only from the configured proxies)",
+        )
+        .int(0),
+    );
     t.push(
         row(
             "cnf_join_enable",

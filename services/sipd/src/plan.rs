@@ -33,6 +33,8 @@ pub struct Wanted {
     /// The proxies whose addresses may send a check-sync NOTIFY: `proxy1_address` to
     /// `proxy6_address`, `proxy_backup`, `outbound_proxy`.
     pub trusted: Vec<Target>,
+    /// `check_sync_any_source` 1: a check-sync is taken from any address.
+    pub check_sync_any_source: bool,
     /// Codecs, media ports, call policies. The media address is empty until [`resolve`]
     /// knows the local address (unless `nat_address` gave it), the outbound proxy unset.
     pub calls: CallSettings,
@@ -89,6 +91,7 @@ pub fn wanted(c: &Config) -> Wanted {
         lines,
         outbound,
         trusted,
+        check_sync_any_source: c.int("check_sync_any_source") == Some(1),
         calls: CallSettings::from_config(c, "", None),
     }
 }
@@ -136,6 +139,8 @@ pub struct Plan {
     pub lines: Vec<PlannedLine>,
     /// Addresses a check-sync NOTIFY is accepted from.
     pub trusted: Vec<IpAddr>,
+    /// ... or any address (`check_sync_any_source`).
+    pub check_sync_any_source: bool,
     /// What calls use; may change without touching the registrations.
     pub calls: CallSettings,
 }
@@ -223,6 +228,7 @@ pub async fn resolve(wanted: &Wanted, bind: IpAddr, sip_port: u16) -> Plan {
         local,
         lines,
         trusted,
+        check_sync_any_source: wanted.check_sync_any_source,
         calls,
     }
 }
@@ -348,6 +354,7 @@ mod tests {
             local: "10.0.0.20:5060".parse().unwrap(),
             lines: vec![line.clone()],
             trusted: vec![],
+            check_sync_any_source: false,
             calls: CallSettings::from_config(&c, "10.0.0.20", None),
         };
         let mut b = a.clone();

@@ -307,9 +307,8 @@ fn events(
                 tokio::spawn(resync(runtime.clone()));
                 continue;
             }
-            ShellEvent::CheckSyncRefused { source, event } => {
-                let text =
-                    format!("check-sync ({event}) from {source} refused: not a configured proxy");
+            ShellEvent::CheckSyncRefused { source, event, why } => {
+                let text = format!("check-sync ({event}) from {source} refused: {why}");
                 log::warn!("{text}");
                 Event::StatusMessage { text }
             }

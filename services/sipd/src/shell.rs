@@ -35,8 +35,13 @@ pub enum ShellEvent {
     Line(u8),
     /// A check-sync NOTIFY from a configured proxy, answered 200: provd should resync.
     CheckSync { source: SocketAddr, event: String },
-    /// A check-sync NOTIFY from anywhere else, refused with 403.
-    CheckSyncRefused { source: SocketAddr, event: String },
+    /// A check-sync NOTIFY refused with 403: from an address that is no configured proxy,
+    /// or more than [`CHECK_SYNC_BURST`] within [`CHECK_SYNC_WINDOW`].
+    CheckSyncRefused {
+        source: SocketAddr,
+        event: String,
+        why: String,
+    },
     /// A call appeared or changed.
     Call(CallStatus),
     /// A call ended.
@@ -102,9 +107,16 @@ pub struct Shell {
     connected: BTreeMap<CallId, Instant>,
     last_seen: BTreeMap<CallId, CallInfo>,
     busy: bool,
+    /// When the check-syncs of the last [`CHECK_SYNC_WINDOW`] were taken.
+    check_syncs: VecDeque<Instant>,
 }
 
 const NOT_REGISTERING: &str = "proxy_register is 0";
+
+/// At most this many check-syncs are taken within [`CHECK_SYNC_WINDOW`]: a resync fetches
+/// files and may reboot, so a flood (or a loop in a PBX) must not turn into a storm of them.
+pub const CHECK_SYNC_BURST: usize = 3;
+pub const CHECK_SYNC_WINDOW: Duration = Duration::from_secs(60);
 
 impl Shell {
     /// `seed` feeds every user agent's random tokens (fresh entropy in the service, a
@@ -121,6 +133,7 @@ impl Shell {
             connected: BTreeMap::new(),
             last_seen: BTreeMap::new(),
             busy: false,
+            check_syncs: VecDeque::new(),
         }
     }
 
@@ -684,15 +697,41 @@ impl Shell {
         let method = request.method().unwrap_or_default();
         let (code, reason) = match method {
             "NOTIFY" => match check_sync_event(request) {
-                Some(event) if cur.plan.trusted.contains(&source.ip()) => {
-                    self.events
-                        .push_back(ShellEvent::CheckSync { source, event });
-                    (200, "OK")
+                Some(event)
+                    if !cur.plan.check_sync_any_source
+                        && !cur.plan.trusted.contains(&source.ip()) =>
+                {
+                    self.events.push_back(ShellEvent::CheckSyncRefused {
+                        source,
+                        event,
+                        why: "not a configured proxy".into(),
+                    });
+                    (403, "Forbidden")
                 }
                 Some(event) => {
-                    self.events
-                        .push_back(ShellEvent::CheckSyncRefused { source, event });
-                    (403, "Forbidden")
+                    while self
+                        .check_syncs
+                        .front()
+                        .is_some_and(|t| now.saturating_duration_since(*t) >= CHECK_SYNC_WINDOW)
+                    {
+                        self.check_syncs.pop_front();
+                    }
+                    if self.check_syncs.len() >= CHECK_SYNC_BURST {
+                        self.events.push_back(ShellEvent::CheckSyncRefused {
+                            source,
+                            event,
+                            why: format!(
+                                "more than {CHECK_SYNC_BURST} within {} s",
+                                CHECK_SYNC_WINDOW.as_secs()
+                            ),
+                        });
+                        (403, "Forbidden")
+                    } else {
+                        self.check_syncs.push_back(now);
+                        self.events
+                            .push_back(ShellEvent::CheckSync { source, event });
+                        (200, "OK")
+                    }
                 }
                 None => (489, "Bad Event"),
             },

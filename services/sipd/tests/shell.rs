@@ -42,6 +42,7 @@ fn plan(register: bool, lines: Vec<PlannedLine>) -> Plan {
         local: addr(PHONE),
         lines,
         trusted: vec![IpAddr::from([192, 0, 2, 1])],
+        check_sync_any_source: false,
         calls: CallSettings::from_config(
             &deskphone_config::Config::new(deskphone_config::Mac([0; 6])),
             "192.0.2.20",
@@ -355,4 +356,58 @@ fn check_sync_only_from_the_proxies_and_other_requests_get_plain_answers() {
     assert!(a[0].2.header(&Name::ALLOW).unwrap().contains("OPTIONS"));
     // The Via port is where answers go (no rport asked).
     assert_eq!(a[0].0, addr("198.51.100.9:5070"));
+}
+
+#[test]
+fn check_syncs_are_rate_limited_and_any_source_can_be_allowed() {
+    let t0 = Instant::now();
+    let mut shell = Shell::new(5);
+    shell.apply(t0, plan(false, vec![line(1, "1001")]));
+    events(&mut shell);
+    let at = |s: u64| t0 + Duration::from_secs(s);
+    // Three within a minute are taken, the fourth is refused and says why.
+    for (i, s) in [0, 10, 20].iter().enumerate() {
+        shell.handle_datagram(
+            at(*s),
+            addr(PROXY),
+            &notify(&format!("r{i}"), "check-sync", "192.0.2.1"),
+        );
+        assert_eq!(answers(&mut shell)[0].1, 200);
+        assert!(matches!(
+            events(&mut shell)[..],
+            [ShellEvent::CheckSync { .. }]
+        ));
+    }
+    shell.handle_datagram(
+        at(30),
+        addr(PROXY),
+        &notify("r3", "check-sync", "192.0.2.1"),
+    );
+    assert_eq!(answers(&mut shell)[0].1, 403);
+    let e = events(&mut shell);
+    assert!(
+        matches!(&e[..], [ShellEvent::CheckSyncRefused { why, .. }] if why == "more than 3 within 60 s"),
+        "{e:?}"
+    );
+    // A minute after the first, one is taken again.
+    shell.handle_datagram(
+        at(61),
+        addr(PROXY),
+        &notify("r4", "check-sync", "192.0.2.1"),
+    );
+    assert_eq!(answers(&mut shell)[0].1, 200);
+
+    // check_sync_any_source 1: the old phone's behaviour, from anywhere.
+    let mut shell = Shell::new(6);
+    let mut open = plan(false, vec![line(1, "1001")]);
+    open.check_sync_any_source = true;
+    shell.apply(t0, open);
+    events(&mut shell);
+    let stranger = addr("198.51.100.9:5060");
+    shell.handle_datagram(t0, stranger, &notify("any", "check-sync", "198.51.100.9"));
+    assert_eq!(answers(&mut shell)[0].1, 200);
+    assert!(matches!(
+        events(&mut shell)[..],
+        [ShellEvent::CheckSync { .. }]
+    ));
 }

@@ -202,6 +202,12 @@ impl QemuPhone {
         }
     }
 
+    /// The host's UDP port QEMU forwards to the phone's SIP port (5060): what reaches the
+    /// phone through it comes from 10.0.2.2, the host as the phone sees it.
+    pub fn sip_host_port(&self) -> u16 {
+        self.machine.sip_host_port
+    }
+
     pub fn serial_log(&self) -> PathBuf {
         self.dir.join("serial.log")
     }

@@ -371,3 +371,28 @@ impl Sipp {
         out
     }
 }
+
+/// A PBX sending check-sync, expecting `status` back.
+pub fn check_sync_scenario(status: u16) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="check-sync">
+  <send retrans="500">
+    <![CDATA[
+NOTIFY sip:1001@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:pbx@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:1001@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 NOTIFY
+Max-Forwards: 70
+Event: check-sync
+Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="{status}" />
+</scenario>
+"#
+    )
+}

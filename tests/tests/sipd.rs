@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use deskphone_e2e::sip::{Kamailio, Sipp};
+use deskphone_e2e::sip::{check_sync_scenario, Kamailio, Sipp};
 use deskphone_e2e::{
     bin_dir, free_udp_port, processes_mentioning, serve_tree, wait_for, workspace, Guard, Phone,
 };
@@ -649,31 +649,6 @@ fn register_is_retransmitted_on_the_t1_t2_schedule_to_a_silent_registrar() {
         );
     }
     eprintln!("figures: REGISTER retransmission intervals {intervals:?} ms (T1 200, T2 800)");
-}
-
-/// A PBX sending check-sync, expecting `status` back.
-fn check_sync_scenario(status: u16) -> String {
-    format!(
-        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="check-sync">
-  <send retrans="500">
-    <![CDATA[
-NOTIFY sip:1001@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: <sip:pbx@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:1001@[remote_ip]:[remote_port]>
-Call-ID: [call_id]
-CSeq: 1 NOTIFY
-Max-Forwards: 70
-Event: check-sync
-Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="{status}" />
-</scenario>
-"#
-    )
 }
 
 #[test]

@@ -140,6 +140,19 @@ pub struct LineStatus {
     pub expires_in: Option<u64>,
     /// Failed attempts in a row (the back-off grows with it).
     pub failures: u32,
+    /// Which registrar the line uses: `primary` (its proxy, or the outbound proxy) or
+    /// `backup` (`proxy_backup`): the one holding the binding while registered, else the one
+    /// being tried. `primary` from a sipd that predates failover.
+    #[serde(default = "primary")]
+    pub using: String,
+    /// The backup registrar as configured, `proxy_backup:proxy_backup_port`, when the line
+    /// can fail over to it (`null` without `proxy_backup`, or with an `outbound_proxy`).
+    #[serde(default)]
+    pub backup: Option<String>,
+}
+
+fn primary() -> String {
+    "primary".into()
 }
 
 #[cfg(test)]
@@ -158,6 +171,8 @@ mod tests {
             retry_in: None,
             expires_in: Some(3600),
             failures: 0,
+            using: "backup".into(),
+            backup: Some("127.0.0.1:5070".into()),
         };
         let v = serde_json::to_value(&l).unwrap();
         assert_eq!(v["line"], 1);
@@ -165,7 +180,16 @@ mod tests {
         assert_eq!(v["registered"], true);
         assert_eq!(v["proxy"], "127.0.0.1:5060");
         assert_eq!(v["state"], "registered");
-        assert_eq!(serde_json::from_value::<LineStatus>(v).unwrap(), l);
+        assert_eq!(v["using"], "backup");
+        assert_eq!(v["backup"], "127.0.0.1:5070");
+        assert_eq!(serde_json::from_value::<LineStatus>(v.clone()).unwrap(), l);
+        // A line from a sipd without failover reads as on its primary, without a backup.
+        let mut old = v;
+        let o = old.as_object_mut().unwrap();
+        o.remove("using");
+        o.remove("backup");
+        let read = serde_json::from_value::<LineStatus>(old).unwrap();
+        assert_eq!((read.using.as_str(), read.backup), ("primary", None));
         let r: Request = serde_json::from_str(r#"{"request":"status"}"#).unwrap();
         assert_eq!(r, Request::Status);
     }

@@ -313,6 +313,9 @@ fn lines_text(sip: &anyhow::Result<deskphone_ipc::sipd::Status>) -> String {
         if let Some(r) = l.retry_in {
             what.push_str(&format!("; next attempt in {r} s"));
         }
+        if let (Some(b), "backup") = (&l.backup, l.using.as_str()) {
+            what.push_str(&format!(" (on the backup {b})"));
+        }
         let _ = writeln!(
             out,
             "Line {}           {} at {}  {what}",
@@ -417,6 +420,8 @@ mod tests {
             retry_in: (!registered).then_some(25),
             expires_in: registered.then_some(3500),
             failures: u32::from(!registered),
+            using: "primary".into(),
+            backup: None,
         };
         let status = Status {
             sipd: "0.1.0".into(),
@@ -424,10 +429,22 @@ mod tests {
             state: "running".into(),
             reason: None,
             sip_address: Some("0.0.0.0:5060".into()),
-            lines: vec![line(1, true), line(2, false)],
+            lines: vec![line(1, true), line(2, false), {
+                let mut l = line(3, true);
+                l.using = "backup".into();
+                l.backup = Some("10.0.0.6:5060".into());
+                l
+            }],
             calls: vec![],
         };
         let text = lines_text(&Ok(status));
+        assert!(
+            text.contains(
+                "Line 3           1003 at 10.0.0.5:5060  registered (3500 s left) \
+                 (on the backup 10.0.0.6:5060)"
+            ),
+            "{text}"
+        );
         assert!(
             text.contains("SIP              running, on 0.0.0.0:5060"),
             "{text}"

@@ -340,6 +340,8 @@ mod tests {
                     retry_in: None,
                     expires_in: None,
                     failures: 0,
+                    using: "primary".into(),
+                    backup: None,
                 })
                 .collect(),
         }

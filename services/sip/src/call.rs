@@ -174,6 +174,10 @@ pub struct CallSettings {
     pub user_agent: String,
     /// `timer_invite_expires`, seconds.
     pub invite_expires: u32,
+    /// `cnf_join_enable`: when this phone leaves its conference, the other two stay joined.
+    pub conference_join: bool,
+    /// `semi_attended_transfer`: a transfer may complete while the target still rings.
+    pub semi_attended_transfer: bool,
 }
 
 impl CallSettings {
@@ -230,6 +234,8 @@ impl CallSettings {
                 .filter(|v| *v > 0)
                 .map(|v| v.min(86_400) as u32)
                 .unwrap_or(180),
+            conference_join: c.int("cnf_join_enable") != Some(0),
+            semi_attended_transfer: c.int("semi_attended_transfer") != Some(0),
         }
     }
 }
@@ -269,6 +275,24 @@ pub enum CallEvent {
         status: u16,
         why: String,
     },
+    /// A transfer we started ended: `ok` when the other party reached the target (the call
+    /// is then hung up here), otherwise the call stays as it was and `outcome` says why.
+    Transfer {
+        call: CallId,
+        ok: bool,
+        outcome: String,
+    },
+    /// The other party asked us to call `target` (REFER): the new call is `new_call`.
+    Referred {
+        call: CallId,
+        new_call: CallId,
+        target: String,
+    },
+    /// A new call took the place of `replaced` (INVITE with Replaces: an attended transfer
+    /// completed by the far ends).
+    Replaced { replaced: CallId, by: CallId },
+    /// Calls mixed together in a local three-way conference (mediad mixes them).
+    Conference { calls: Vec<CallId> },
 }
 
 /// Who we are on a line, as the user agent knows it.
@@ -284,15 +308,17 @@ pub struct LineIdentity {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Purpose {
+pub(crate) enum Purpose {
     Invite,
     ReInvite,
     Cancel,
     Bye,
+    Refer,
+    Notify,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Hold {
+pub(crate) enum Hold {
     None,
     Holding,
 }
@@ -309,30 +335,30 @@ struct PendingOk {
 }
 
 #[derive(Debug, Clone)]
-struct Dialog {
-    call_id: String,
-    local_tag: String,
-    remote_tag: Option<String>,
+pub(crate) struct Dialog {
+    pub(crate) call_id: String,
+    pub(crate) local_tag: String,
+    pub(crate) remote_tag: Option<String>,
     /// Our From/To value without tag.
-    local_uri: String,
-    remote_uri: String,
-    local_cseq: u32,
-    remote_cseq: Option<u32>,
+    pub(crate) local_uri: String,
+    pub(crate) remote_uri: String,
+    pub(crate) local_cseq: u32,
+    pub(crate) remote_cseq: Option<u32>,
     /// The far end's Contact.
-    remote_target: String,
+    pub(crate) remote_target: String,
     /// Record-Route, in the order our requests carry it.
-    route_set: Vec<String>,
+    pub(crate) route_set: Vec<String>,
 }
 
-struct Call {
-    id: CallId,
-    line: u8,
-    outgoing: bool,
-    state: CallState,
-    remote: Party,
-    remote_held: bool,
-    hold: Hold,
-    dialog: Dialog,
+pub(crate) struct Call {
+    pub(crate) id: CallId,
+    pub(crate) line: u8,
+    pub(crate) outgoing: bool,
+    pub(crate) state: CallState,
+    pub(crate) remote: Party,
+    pub(crate) remote_held: bool,
+    pub(crate) hold: Hold,
+    pub(crate) dialog: Dialog,
     /// Our INVITE (initial or re-INVITE) in flight.
     invite_tx: Option<ClientTx>,
     provisional_seen: bool,
@@ -351,7 +377,18 @@ struct Call {
     /// When an unanswered outgoing call is cancelled, or an incoming one stops ringing.
     ring_deadline: Option<Instant>,
     /// Where in-dialog requests go.
-    next_hop: SocketAddr,
+    pub(crate) next_hop: SocketAddr,
+    /// Headers only the initial INVITE carries (Replaces, Referred-By of a transfer).
+    initial_headers: Vec<(Name, String)>,
+    /// A transfer of this call we asked for (REFER sent).
+    pub(crate) refer: Option<crate::transfer::Refer>,
+    /// This call was placed because the far end of that call referred us (REFER received):
+    /// its progress is reported there with NOTIFY.
+    pub(crate) referred_from: Option<CallId>,
+    /// The final response to our INVITE, for the NOTIFY of a referred call that failed.
+    pub(crate) last_final: Option<(u16, String)>,
+    /// Mixed with other calls in a local conference.
+    pub(crate) conference: bool,
 }
 
 impl std::fmt::Debug for Call {
@@ -375,6 +412,10 @@ pub struct CallInfo {
     pub remote: Party,
     pub remote_held: bool,
     pub local_port: u16,
+    /// Part of a local three-way conference.
+    pub conference: bool,
+    /// A transfer of this call is under way.
+    pub transferring: bool,
 }
 
 /// Why a command on a call was refused.
@@ -407,14 +448,17 @@ impl std::error::Error for CallError {}
 
 /// Every call of the user agent.
 pub struct Calls {
-    settings: CallSettings,
-    timers: Timers,
-    calls: Vec<Call>,
+    pub(crate) settings: CallSettings,
+    pub(crate) timers: Timers,
+    pub(crate) calls: Vec<Call>,
     next_id: u32,
     next_port: u16,
-    client: HashMap<ClientTx, (CallId, Purpose)>,
-    events: VecDeque<CallEvent>,
-    rng: fastrand::Rng,
+    pub(crate) client: HashMap<ClientTx, (CallId, Purpose)>,
+    pub(crate) events: VecDeque<CallEvent>,
+    pub(crate) rng: fastrand::Rng,
+    /// NOTIFYs owed to the far end of a call that referred us: (that call, sipfrag status
+    /// line, final). Sent by [`Calls::flush`].
+    pub(crate) owed_notifies: Vec<(CallId, String, bool)>,
 }
 
 impl std::fmt::Debug for Calls {
@@ -452,6 +496,7 @@ impl Calls {
             client: HashMap::new(),
             events: VecDeque::new(),
             rng: fastrand::Rng::with_seed(seed),
+            owed_notifies: Vec::new(),
         }
     }
 
@@ -482,6 +527,8 @@ impl Calls {
                 remote: c.remote.clone(),
                 remote_held: c.remote_held,
                 local_port: c.local_port,
+                conference: c.conference,
+                transferring: c.refer.is_some(),
             })
             .collect()
     }
@@ -493,7 +540,13 @@ impl Calls {
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.calls
             .iter()
-            .flat_map(|c| [c.ring_deadline, c.pending_ok.as_ref().map(|p| p.next)])
+            .flat_map(|c| {
+                [
+                    c.ring_deadline,
+                    c.pending_ok.as_ref().map(|p| p.next),
+                    c.refer.as_ref().map(|r| r.deadline),
+                ]
+            })
             .flatten()
             .min()
     }
@@ -516,22 +569,50 @@ impl Calls {
         lo
     }
 
-    fn call_mut(&mut self, id: CallId) -> Result<&mut Call, CallError> {
+    pub(crate) fn call_mut(&mut self, id: CallId) -> Result<&mut Call, CallError> {
         self.calls
             .iter_mut()
             .find(|c| c.id == id)
             .ok_or(CallError::NoSuchCall)
     }
 
-    fn emit_state(&mut self, id: CallId, state: CallState) {
+    pub(crate) fn emit_state(&mut self, id: CallId, state: CallState) {
         self.events.push_back(CallEvent::State { call: id, state });
+        // A call placed for a REFER reports its progress to the referrer.
+        let referred = self
+            .calls
+            .iter()
+            .find(|c| c.id == id)
+            .and_then(|c| c.referred_from);
+        if let (Some(from), CallState::Connected) = (referred, state) {
+            self.owed_notifies
+                .push((from, "SIP/2.0 200 OK".into(), true));
+            if let Ok(c) = self.call_mut(id) {
+                c.referred_from = None;
+            }
+        }
     }
 
-    fn end(&mut self, id: CallId, reason: String) {
+    pub(crate) fn end(&mut self, id: CallId, reason: String) {
         if let Some(i) = self.calls.iter().position(|c| c.id == id) {
             let c = self.calls.remove(i);
             let missed = !c.outgoing && c.state == CallState::Ringing;
             self.client.retain(|_, (call, _)| *call != id);
+            if let Some(from) = c.referred_from {
+                let (code, reason) = c
+                    .last_final
+                    .clone()
+                    .unwrap_or((503, "Service Unavailable".into()));
+                self.owed_notifies
+                    .push((from, format!("SIP/2.0 {code} {reason}"), true));
+            }
+            // The last one left of a conference is an ordinary call again.
+            let left: Vec<usize> = (0..self.calls.len())
+                .filter(|i| self.calls[*i].conference)
+                .collect();
+            if left.len() == 1 {
+                self.calls[left[0]].conference = false;
+            }
             self.events.push_back(CallEvent::State {
                 call: id,
                 state: CallState::Ended,
@@ -555,10 +636,21 @@ impl Calls {
         line: &LineIdentity,
         target: &str,
     ) -> Result<CallId, CallError> {
-        let target = target.trim();
-        if target.is_empty() || target.contains(['<', '>', '"', ' ', '\r', '\n']) {
-            return Err(CallError::BadTarget(target.to_string()));
-        }
+        self.dial_with(now, ep, line, target, Vec::new(), None)
+    }
+
+    /// [`Calls::dial`] with headers for the INVITE (Replaces, Referred-By) and the call whose
+    /// REFER asked for it.
+    pub(crate) fn dial_with(
+        &mut self,
+        now: Instant,
+        ep: &mut Endpoint,
+        line: &LineIdentity,
+        target: &str,
+        initial_headers: Vec<(Name, String)>,
+        referred_from: Option<CallId>,
+    ) -> Result<CallId, CallError> {
+        let request_uri = crate::transfer::target_uri(line, target)?;
         if self.calls.len() >= MAX_CALLS
             || self
                 .calls
@@ -570,16 +662,6 @@ impl Calls {
             return Err(CallError::TooManyCalls);
         }
         let s = &line.settings;
-        let port = if s.proxy_port == 5060 {
-            String::new()
-        } else {
-            format!(":{}", s.proxy_port)
-        };
-        let request_uri = if target.starts_with("sip:") || target.starts_with("sips:") {
-            target.to_string()
-        } else {
-            format!("sip:{target}@{}{port}{}", s.proxy, line.user_param)
-        };
         if uri::parts(&request_uri).is_none() {
             return Err(CallError::BadTarget(target.to_string()));
         }
@@ -638,6 +720,11 @@ impl Calls {
             challenges: 0,
             ring_deadline: Some(now + Duration::from_secs(u64::from(self.settings.invite_expires))),
             next_hop,
+            initial_headers,
+            refer: None,
+            referred_from,
+            last_final: None,
+            conference: false,
         };
         self.calls.push(call);
         if let Err(e) = self.send_invite(now, ep, line, id, Purpose::Invite) {
@@ -648,7 +735,7 @@ impl Calls {
         Ok(id)
     }
 
-    fn next_call_id(&mut self) -> CallId {
+    pub(crate) fn next_call_id(&mut self) -> CallId {
         self.next_id += 1;
         CallId(self.next_id)
     }
@@ -766,6 +853,9 @@ impl Calls {
         m.push(Name::ALLOW, ALLOW);
         m.push(Name::USER_AGENT, settings.user_agent.clone());
         if purpose == Purpose::Invite {
+            for (name, value) in &c.initial_headers {
+                m.push(name.clone(), value.clone());
+            }
             m.push(Name::EXPIRES, settings.invite_expires.to_string());
             if settings.callerid_blocking {
                 m.push(PRIVACY, "id");
@@ -803,7 +893,7 @@ impl Calls {
         }
     }
 
-    fn send_bye(&mut self, now: Instant, ep: &mut Endpoint, id: CallId) {
+    pub(crate) fn send_bye(&mut self, now: Instant, ep: &mut Endpoint, id: CallId) {
         let Ok(c) = self.call_mut(id) else { return };
         let mut m = c.request("BYE");
         m.push(Name::USER_AGENT, self.settings.user_agent.clone());
@@ -1006,8 +1096,23 @@ impl Calls {
         };
         remote.anonymous |= privacy;
         let tag = token(&mut self.rng, 10);
+        // An attended transfer completed by the far ends: this call takes the place of one
+        // we have (RFC 3891), so the policies that keep new callers out do not apply.
+        let replaces = match invite.header(&Name::REPLACES) {
+            Some(v) => match self.find_replaced(v) {
+                Some(id) => Some(id),
+                None => {
+                    let r = response_to(&invite, 481, "Call/Transaction Does Not Exist", &tag);
+                    let _ = ep.respond(now, tx, r);
+                    return;
+                }
+            },
+            None => None,
+        };
         let busy = self.calls.iter().any(|c| c.state != CallState::Ended);
-        let refusal = if self.settings.dnd {
+        let refusal = if replaces.is_some() {
+            None
+        } else if self.settings.dnd {
             Some((480, "Temporarily Unavailable", "do not disturb"))
         } else if self.settings.anonymous_call_block && remote.anonymous {
             Some((433, "Anonymity Disallowed", "anonymous call blocked"))
@@ -1051,7 +1156,12 @@ impl Calls {
             .flat_map(split_list)
             .map(str::to_string)
             .collect();
-        let next_hop = self.next_hop_for(&route_set, &remote_target, source, line);
+        let next_hop = dialog_next_hop(
+            self.settings.outbound_proxy,
+            &route_set,
+            &remote_target,
+            source,
+        );
         let id = self.next_call_id();
         let local_port = self.media_port();
         let strip_tag = |v: &str| strip_tag(v);
@@ -1103,7 +1213,25 @@ impl Calls {
             challenges: 0,
             ring_deadline: expires.map(|e| now + e),
             next_hop,
+            initial_headers: Vec::new(),
+            refer: None,
+            referred_from: None,
+            last_final: None,
+            conference: false,
         };
+        if let Some(old) = replaces {
+            let line = line.clone();
+            self.calls.push(call);
+            if self.answer(now, ep, &line, id).is_ok() {
+                self.send_bye(now, ep, old);
+                self.end(old, "replaced by a transferred call".into());
+                self.events.push_back(CallEvent::Replaced {
+                    replaced: old,
+                    by: id,
+                });
+            }
+            return;
+        }
         let mut ringing = response_to(&invite, 180, "Ringing", &tag);
         ringing.push(Name::CONTACT, format!("<{}>", line.contact));
         for rr in invite.header_values(&Name::RECORD_ROUTE) {
@@ -1129,32 +1257,6 @@ impl Calls {
             remote,
         });
         self.emit_state(id, CallState::Ringing);
-    }
-
-    /// Where in-dialog requests go: the outbound proxy, else the first route, else the
-    /// remote target, when they are addresses; else where the dialog's request came from or
-    /// the line's proxy.
-    fn next_hop_for(
-        &self,
-        route_set: &[String],
-        remote_target: &str,
-        source: SocketAddr,
-        line: &LineIdentity,
-    ) -> SocketAddr {
-        if let Some(o) = self.settings.outbound_proxy {
-            return o;
-        }
-        let first = route_set
-            .first()
-            .and_then(|r| name_addr(r).ok().map(|a| a.uri.to_string()));
-        match first {
-            Some(route) => uri::socket_addr(&route).unwrap_or(source),
-            None => uri::socket_addr(remote_target).unwrap_or(if source.port() == 0 {
-                line.destination
-            } else {
-                source
-            }),
-        }
     }
 
     fn cancelled(&mut self, now: Instant, ep: &mut Endpoint, tx: ServerTx, cancel: &Message) {
@@ -1254,7 +1356,9 @@ impl Calls {
                     }
                 }
             }
-            "OPTIONS" | "INFO" | "NOTIFY" => {
+            "REFER" => self.refer_received(now, ep, lines, id, tx, &request),
+            "NOTIFY" => self.notify_received(now, ep, id, tx, &request),
+            "OPTIONS" | "INFO" => {
                 let _ = ep.respond(now, tx, response_to(&request, 200, "OK", &tag));
             }
             _ => {
@@ -1312,11 +1416,12 @@ impl Calls {
             self.client.remove(&tx);
         }
         match purpose {
-            Purpose::Cancel | Purpose::Bye => {
+            Purpose::Cancel | Purpose::Bye | Purpose::Notify => {
                 if code >= 200 {
                     self.client.remove(&tx);
                 }
             }
+            Purpose::Refer => self.refer_response(now, ep, id, tx, response),
             Purpose::Invite => self.invite_response(now, ep, lines, id, tx, response),
             Purpose::ReInvite => self.reinvite_response(now, ep, lines, id, tx, response),
         }
@@ -1398,6 +1503,12 @@ impl Calls {
             }
             200..=299 => {
                 c.learn_dialog(response, false);
+                c.next_hop = dialog_next_hop(
+                    settings.outbound_proxy,
+                    &c.dialog.route_set,
+                    &c.dialog.remote_target,
+                    c.next_hop,
+                );
                 c.invite_tx = None;
                 c.ring_deadline = None;
                 let cseq = response.cseq().map(|s| s.number).unwrap_or_default();
@@ -1465,6 +1576,9 @@ impl Calls {
                     487 => "cancelled".to_string(),
                     _ => reason_of(response),
                 };
+                if let StartLine::Response { code, reason } = &response.start {
+                    c.last_final = Some((*code, reason.clone()));
+                }
                 self.end(id, reason);
             }
         }
@@ -1572,7 +1686,8 @@ impl Calls {
                 self.send_bye(now, ep, id);
                 self.end(id, "no response to re-INVITE (timeout)".into());
             }
-            Purpose::Cancel | Purpose::Bye => {}
+            Purpose::Refer => self.refer_failed(id, "no response to REFER (timeout)".into()),
+            Purpose::Cancel | Purpose::Bye | Purpose::Notify => {}
         }
         true
     }
@@ -1596,6 +1711,15 @@ impl Calls {
                 c.ring_deadline = None;
                 expired.push(c.id);
             }
+        }
+        let refer_expired: Vec<CallId> = self
+            .calls
+            .iter()
+            .filter(|c| c.refer.as_ref().is_some_and(|r| now >= r.deadline))
+            .map(|c| c.id)
+            .collect();
+        for id in refer_expired {
+            self.refer_timed_out(now, ep, id);
         }
         for id in no_ack {
             if let Ok(c) = self.call_mut(id) {
@@ -1635,6 +1759,27 @@ impl Calls {
                 _ => {}
             }
         }
+    }
+}
+
+/// Where in-dialog requests go (RFC 3261 section 12.2.1.1 with the guide's outbound
+/// proxy): the outbound proxy, else the first route, else the remote target, when they are
+/// addresses; else `fallback` (where the dialog's first request came from or went to).
+fn dialog_next_hop(
+    outbound: Option<SocketAddr>,
+    route_set: &[String],
+    remote_target: &str,
+    fallback: SocketAddr,
+) -> SocketAddr {
+    if let Some(o) = outbound {
+        return o;
+    }
+    let first = route_set
+        .first()
+        .and_then(|r| name_addr(r).ok().map(|a| a.uri.to_string()));
+    match first {
+        Some(route) => uri::socket_addr(&route).unwrap_or(fallback),
+        None => uri::socket_addr(remote_target).unwrap_or(fallback),
     }
 }
 
@@ -1726,7 +1871,7 @@ fn ack_and_bye(_now: Instant, ep: &mut Endpoint, response: &Message) {
 
 impl Call {
     /// A request inside the dialog (RFC 3261 section 12.2.1.1).
-    fn request(&mut self, method: &str) -> Message {
+    pub(crate) fn request(&mut self, method: &str) -> Message {
         let d = &mut self.dialog;
         d.local_cseq += 1;
         let loose = d

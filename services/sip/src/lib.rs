@@ -23,10 +23,13 @@
 //!   [`config::Timers`] for how the guide's counts and the RFC's timers meet); ACK for 3xx-6xx
 //!   built inside the INVITE client transaction; responses routed by `received=`/`rport`.
 //! - [`register`]: one registration state machine per line: REGISTER, refresh, digest
-//!   challenges (MD5, SHA-256), unregister, back-off.
+//!   challenges (MD5, SHA-256), unregister, back-off, failover to `proxy_backup` and back.
 //! - [`call`]: calls — INVITE dialogs with SDP offer/answer (deskphone-sdp), CANCEL, BYE,
 //!   hold and resume by re-INVITE, the incoming-call policies of the guide (`dnd_control`,
 //!   `call_waiting`, `anonymous_call_block`), `callerid_blocking` and `remote_party_id`.
+//! - [`transfer`]: blind, attended and semi-attended transfer (REFER, Replaces), being
+//!   transferred, and the local three-way conference with `cnf_join_enable`.
+//! - [`mwi`]: the `message-summary` body of message-waiting NOTIFYs (RFC 3842).
 //! - [`ua`]: the [`UserAgent`] that wires transactions, registrations and calls together and
 //!   answers OPTIONS.
 //! - [`config`]: the parameters of the guide (`timer_t1`, `sip_retx`, `lineN_name`, ...) read
@@ -105,9 +108,11 @@ pub mod call;
 pub mod check;
 pub mod config;
 pub mod message;
+pub mod mwi;
 pub mod register;
 pub mod syntax;
 pub mod transaction;
+pub mod transfer;
 pub mod ua;
 pub mod uri;
 
@@ -115,8 +120,9 @@ pub use call::{CallError, CallEvent, CallId, CallInfo, CallSettings, CallState, 
 pub use check::{inspect, Verdict};
 pub use config::{LineSettings, Settings, Timers, UserInfo};
 pub use message::{response_to, Message, StartLine};
-pub use register::{RegState, Registration};
+pub use register::{PrimaryNews, RegState, Registration, Server};
 pub use transaction::{ClientTx, Endpoint, Event, ServerTx, Transmit};
+pub use transfer::TransferTarget;
 pub use ua::{UaEvent, UserAgent};
 
 /// The header names and typed headers of ezk-sip-types, for building messages.

@@ -20,6 +20,50 @@
 //!   after 30 s · 2^(n-1) for the n-th failure in a row, at most 1800 s, times a random factor
 //!   between 0.5 and 1 so a fleet that lost its registrar does not come back in step (the
 //!   values of RFC 5626 section 4.5).
+//!
+//! # Failover to `proxy_backup`
+//!
+//! A line may have a backup registrar ([`Registration::with_backup`]): `proxy_backup` and
+//! `proxy_backup_port` (default 5060), resolved like the proxies. The phone has one backup for
+//! all its lines; the [`UserAgent`](crate::UserAgent) shares what one line learns about a
+//! primary with every other line that registers with the same one. With an
+//! `outbound_proxy` there is no failover: the outbound proxy is the only next hop and the
+//! sipd plan gives the lines no backup. A backup that resolves to the primary's own address
+//! is no backup either.
+//!
+//! - **Only the destination changes.** The Request-URI, To and From keep the line's
+//!   `proxyN_address` (the address of record does not move, and the digest realm a registrar
+//!   derives from the To domain stays the same); Call-ID and From tag stay, CSeq keeps counting
+//!   up, so registrars that share one location table see one orderly sequence. The digest
+//!   answers cached for one server are dropped on a switch: the other server challenges with
+//!   its own nonce.
+//! - **An outage** is a REGISTER (first, refresh or retry) that gets no final response (timer
+//!   F, or the request could not be sent), or that is answered 408 or 5xx (503 included).
+//!   Any other failure (401/403/404, 423 unanswerable, a refused password, 6xx) is a
+//!   configuration problem the other server would share: it backs off as without a backup.
+//! - **Switching is immediate.** When the primary is out, the same attempt goes on at once with
+//!   a REGISTER to the backup, without a back-off wait; the line shows `Registering` until the
+//!   backup answers. While a line is on the backup its refreshes and new calls
+//!   ([`Registration::destination`]) go there. When one line finds its primary out, every
+//!   other line registered with that primary switches at once too.
+//! - **Both out.** An *attempt* tries the server in use and, after an outage, the other one
+//!   once. When both failed, the line backs off as above and the next attempt starts again
+//!   with the primary (primary first, not alternating: the primary is where the
+//!   administrator wants the phones, and every attempt still reaches both). The reason then
+//!   names both failures (`primary: ...; backup: ...`).
+//! - **Back to the primary.** While registered with the backup, the line probes the primary
+//!   with OPTIONS every [`probe_period`] (two whole non-INVITE transactions, 64 s with the
+//!   default timers, at least 10 s), so a probe is over before the next starts and the
+//!   backup's own refreshes never wait for the dead primary (a REGISTER probe at each refresh
+//!   would delay them by a whole timeout, and with the default 3600 s expiry would keep the
+//!   phones on the backup for up to an hour). Any final answer but 408 and 5xx (a 404 or 405
+//!   to OPTIONS included) means the primary is back: the line first unregisters its binding at
+//!   the backup (Expires 0, whatever the answer) and then registers with the primary, so
+//!   registrars that share a location table never see the removal after the new binding, and
+//!   separate ones do not keep routing calls to the phone for the rest of the expiry. The gap
+//!   is one round trip; the line stays `Registered` through it. If the primary fails the
+//!   REGISTER, the line goes back to the backup at once. A binding left behind at a server
+//!   that stopped answering is left to expire.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -55,6 +99,52 @@ pub enum RegState {
 enum Purpose {
     Register,
     Unregister,
+    /// Expires 0 at the backup before registering with the primary again.
+    LeaveBackup,
+}
+
+/// Which registrar a line uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Server {
+    /// The line's `proxyN_address` (or the outbound proxy).
+    Primary,
+    /// `proxy_backup`.
+    Backup,
+}
+
+impl Server {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Server::Primary => "primary",
+            Server::Backup => "backup",
+        }
+    }
+}
+
+/// What a line learnt about its primary, for the other lines that use it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrimaryNews {
+    /// A REGISTER to it met an outage: lines registered there move to the backup now.
+    Down,
+    /// It answered a probe: lines registered with the backup return now.
+    Back,
+}
+
+/// The least time between two probes of the primary.
+const MIN_PROBE_PERIOD: Duration = Duration::from_secs(10);
+
+/// How often a line on the backup probes its primary: two whole non-INVITE transactions
+/// (64 s with the default timers), at least 10 s.
+pub fn probe_period(timers: &crate::config::Timers) -> Duration {
+    timers
+        .non_invite_timeout()
+        .saturating_mul(2)
+        .max(MIN_PROBE_PERIOD)
+}
+
+/// Whether a final response to REGISTER (or a probe) says the server is out.
+fn outage(code: u16) -> bool {
+    code == 408 || (500..=599).contains(&code)
 }
 
 /// The registration state machine of one line.
@@ -63,7 +153,19 @@ pub struct Registration {
     settings: Settings,
     contact_host: String,
     contact_port: u16,
-    destination: SocketAddr,
+    primary: SocketAddr,
+    backup: Option<SocketAddr>,
+    /// Where REGISTERs go now.
+    using: Server,
+    /// Where the binding is, while registered.
+    registered_with: Server,
+    /// The attempt in progress already switched server once (after this failure it backs off).
+    switched: Option<String>,
+    /// The next OPTIONS probe of the primary (registered with the backup only).
+    probe_at: Option<Instant>,
+    /// The Call-ID of the probe in flight.
+    probing: Option<String>,
+    news: VecDeque<PrimaryNews>,
     request_uri: SipUri,
     call_id: String,
     from_tag: String,
@@ -78,7 +180,7 @@ pub struct Registration {
     failures: u32,
     /// Refresh or retry time.
     timer: Option<Instant>,
-    outbox: VecDeque<Message>,
+    outbox: VecDeque<(Message, SocketAddr)>,
     changes: VecDeque<RegState>,
     rng: fastrand::Rng,
 }
@@ -88,6 +190,7 @@ impl std::fmt::Debug for Registration {
         f.debug_struct("Registration")
             .field("line", &self.line.line)
             .field("state", &self.state)
+            .field("using", &self.using)
             .field("cseq", &self.cseq)
             .finish_non_exhaustive()
     }
@@ -114,10 +217,6 @@ impl Registration {
         let request_uri: SipUri = format!("sip:{}{port}", line.proxy)
             .parse()
             .map_err(|_| format!("proxy address {} is not a host", line.proxy))?;
-        let mut credentials = DigestCredentials::new();
-        if let (Some(user), Some(password)) = (&line.authname, &line.password) {
-            credentials.set_default(DigestUser::new(user.as_str(), password.as_bytes()));
-        }
         let call_id: String = token(&mut rng, 20);
         Ok(Registration {
             contact_host: settings
@@ -125,13 +224,20 @@ impl Registration {
                 .clone()
                 .unwrap_or_else(|| host_text(local)),
             contact_port: local.port(),
-            destination,
+            primary: destination,
+            backup: None,
+            using: Server::Primary,
+            registered_with: Server::Primary,
+            switched: None,
+            probe_at: None,
+            probing: None,
+            news: VecDeque::new(),
             request_uri,
             call_id: format!("{call_id}@{}", host_text(local)),
             from_tag: token(&mut rng, 10),
             cseq: 0,
             expires: settings.register_expires,
-            auth: DigestAuthenticator::new(credentials),
+            auth: authenticator(&line),
             state: RegState::Unregistered,
             awaiting: None,
             challenges: 0,
@@ -154,8 +260,37 @@ impl Registration {
         &self.state
     }
 
+    /// The backup registrar (`proxy_backup`): see the module documentation. Not with an
+    /// outbound proxy, and not the primary's own address.
+    pub fn with_backup(mut self, backup: Option<SocketAddr>) -> Registration {
+        self.backup = backup.filter(|b| *b != self.primary);
+        self
+    }
+
+    /// Where this line's REGISTERs and new calls go now: the primary or the backup.
     pub fn destination(&self) -> SocketAddr {
-        self.destination
+        match self.using {
+            Server::Backup => self.backup.unwrap_or(self.primary),
+            Server::Primary => self.primary,
+        }
+    }
+
+    /// The primary registrar (the resolved proxy, or the outbound proxy).
+    pub fn primary(&self) -> SocketAddr {
+        self.primary
+    }
+
+    pub fn backup(&self) -> Option<SocketAddr> {
+        self.backup
+    }
+
+    /// The server in use: the one holding the binding while registered, else the one
+    /// being tried.
+    pub fn using(&self) -> Server {
+        match self.state {
+            RegState::Registered { .. } => self.registered_with,
+            _ => self.using,
+        }
     }
 
     /// The Contact URI this line registers.
@@ -188,6 +323,8 @@ impl Registration {
         self.failures = 0;
         self.challenges = 0;
         self.interval_raised = false;
+        self.switched = None;
+        self.switch(Server::Primary);
         self.expires = self.settings.register_expires;
         self.send(Purpose::Register);
         if !matches!(self.state, RegState::Registered { .. }) {
@@ -199,8 +336,14 @@ impl Registration {
     /// registered, and no more retries.
     pub fn stop(&mut self) {
         self.timer = None;
+        self.probe_at = None;
         let may_be_registered = matches!(self.state, RegState::Registered { .. })
-            || self.awaiting.is_some_and(|(_, p)| p == Purpose::Register);
+            || self.awaiting.is_some_and(|(_, p)| p != Purpose::Unregister);
+        let registering = self.awaiting.is_some_and(|(_, p)| p == Purpose::Register);
+        if !registering && matches!(self.state, RegState::Registered { .. }) {
+            // Unregister where the binding is (the backup also while leaving it).
+            self.switch(self.registered_with);
+        }
         if may_be_registered {
             self.challenges = 0;
             self.send(Purpose::Unregister);
@@ -214,20 +357,57 @@ impl Registration {
         self.cseq += 1;
         let expires = match purpose {
             Purpose::Register => self.expires,
-            Purpose::Unregister => 0,
+            Purpose::Unregister | Purpose::LeaveBackup => 0,
         };
         let request = self.build(expires);
         self.awaiting = Some((self.cseq, purpose));
-        self.outbox.push_back(request);
+        let to = self.destination();
+        self.outbox.push_back((request, to));
     }
 
-    fn build(&mut self, expires: u32) -> Message {
-        let aor = format!(
+    /// Where REGISTERs go from now on; the digest answers cached for the other server go.
+    fn switch(&mut self, to: Server) {
+        if self.using != to {
+            self.using = to;
+            self.auth = authenticator(&self.line);
+        }
+    }
+
+    fn aor(&self) -> String {
+        format!(
             "sip:{}@{}{}",
             self.line.name,
             self.line.proxy,
             self.user_param()
-        );
+        )
+    }
+
+    /// OPTIONS to the primary: is it back?
+    fn probe(&mut self) {
+        let token =
+            |rng: &mut fastrand::Rng, n| -> String { (0..n).map(|_| rng.alphanumeric()).collect() };
+        let call_id = format!("{}@{}", token(&mut self.rng, 20), self.contact_host);
+        let tag = token(&mut self.rng, 10);
+        let ctx = PrintCtx {
+            method: Some(&Method::OPTIONS),
+            uri: Some(UriContext::ReqUri),
+        };
+        let uri = self.request_uri.print_ctx(ctx).to_string();
+        let mut m = Message::request("OPTIONS", uri.clone());
+        m.push(Name::FROM, format!("<{}>;tag={tag}", self.aor()));
+        m.push(Name::TO, format!("<{uri}>"));
+        m.push(Name::CALL_ID, call_id.clone());
+        m.push(Name::CSEQ, "1 OPTIONS");
+        m.push(Name::MAX_FORWARDS, "70");
+        m.push(Name::CONTACT, format!("<{}>", self.contact_uri()));
+        m.push(Name::ACCEPT, "application/sdp");
+        m.push(Name::USER_AGENT, self.settings.user_agent.clone());
+        self.probing = Some(call_id);
+        self.outbox.push_back((m, self.primary));
+    }
+
+    fn build(&mut self, expires: u32) -> Message {
+        let aor = self.aor();
         let ctx = PrintCtx {
             method: Some(&Method::REGISTER),
             uri: Some(UriContext::ReqUri),
@@ -250,9 +430,48 @@ impl Registration {
         m
     }
 
-    /// The next REGISTER to send, to [`Registration::destination`].
-    pub fn poll_request(&mut self) -> Option<Message> {
+    /// The next request to send (a REGISTER, or an OPTIONS probe of the primary) and where
+    /// to.
+    pub fn poll_request(&mut self) -> Option<(Message, SocketAddr)> {
         self.outbox.pop_front()
+    }
+
+    /// What this line learnt about its primary, for the other lines that use it.
+    pub fn poll_news(&mut self) -> Option<PrimaryNews> {
+        self.news.pop_front()
+    }
+
+    /// Another line found the primary out: a line registered there moves to the backup now.
+    pub fn primary_down(&mut self) {
+        if self.backup.is_some()
+            && self.awaiting.is_none()
+            && self.using == Server::Primary
+            && matches!(self.state, RegState::Registered { .. })
+        {
+            self.timer = None;
+            self.challenges = 0;
+            self.interval_raised = false;
+            self.switched = Some("primary: out (seen on another line)".into());
+            self.switch(Server::Backup);
+            self.send(Purpose::Register);
+            self.set_state(RegState::Registering);
+        }
+    }
+
+    /// Another line found the primary back: a line registered with the backup returns now.
+    pub fn primary_back(&mut self) {
+        if self.awaiting.is_none()
+            && self.registered_with == Server::Backup
+            && matches!(self.state, RegState::Registered { .. })
+        {
+            self.leave_backup();
+        }
+    }
+
+    fn leave_backup(&mut self) {
+        self.probe_at = None;
+        self.challenges = 0;
+        self.send(Purpose::LeaveBackup);
     }
 
     /// The next change of state, to publish.
@@ -261,16 +480,25 @@ impl Registration {
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timer
+        self.timer.into_iter().chain(self.probe_at).min()
     }
 
-    /// Refresh and retry timers.
+    /// Refresh, retry and probe timers.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.probe_at.is_some_and(|t| t <= now) {
+            self.probe_at = None;
+            if self.probing.is_none() {
+                self.probe();
+            }
+            // The next one a period after this one started: a probe is over by then.
+            self.probe_at = Some(now + probe_period(&self.settings.timers));
+        }
         if self.timer.is_some_and(|t| t <= now) {
             self.timer = None;
             if self.awaiting.is_none() {
                 self.challenges = 0;
                 self.interval_raised = false;
+                self.switched = None;
                 self.send(Purpose::Register);
                 if matches!(self.state, RegState::Failed { .. }) {
                     self.set_state(RegState::Registering);
@@ -281,6 +509,12 @@ impl Registration {
 
     /// A final or provisional response to a REGISTER of this line.
     pub fn handle_response(&mut self, now: Instant, response: &Message) {
+        if response
+            .cseq()
+            .is_some_and(|c| c.method.eq_ignore_ascii_case("OPTIONS"))
+        {
+            return self.probe_response(response);
+        }
         let Some((cseq, purpose)) = self.awaiting else {
             return;
         };
@@ -296,13 +530,14 @@ impl Registration {
                 match purpose {
                     Purpose::Unregister => self.set_state(RegState::Unregistered),
                     Purpose::Register => self.registered(now, response),
+                    Purpose::LeaveBackup => self.failed(now, purpose, String::new(), false),
                 }
             }
             401 | 407 => {
                 self.awaiting = None;
                 match self.answer_challenge(response) {
                     Ok(()) => self.send(purpose),
-                    Err(reason) => self.failed(now, purpose, reason),
+                    Err(reason) => self.failed(now, purpose, reason, false),
                 }
             }
             423 if purpose == Purpose::Register && !self.interval_raised => {
@@ -317,7 +552,12 @@ impl Registration {
                         self.expires = min;
                         self.send(purpose);
                     }
-                    None => self.failed(now, purpose, "423 without a larger Min-Expires".into()),
+                    None => self.failed(
+                        now,
+                        purpose,
+                        "423 without a larger Min-Expires".into(),
+                        false,
+                    ),
                 }
             }
             _ => {
@@ -328,7 +568,7 @@ impl Registration {
                     }
                     _ => code.to_string(),
                 };
-                self.failed(now, purpose, reason);
+                self.failed(now, purpose, reason, outage(code));
             }
         }
     }
@@ -336,8 +576,26 @@ impl Registration {
     /// The REGISTER in flight got no final response (timer F).
     pub fn handle_request_timeout(&mut self, now: Instant) {
         if let Some((_, purpose)) = self.awaiting.take() {
-            self.failed(now, purpose, "no response from the registrar".into());
+            self.failed(now, purpose, "no response from the registrar".into(), true);
         }
+    }
+
+    /// The OPTIONS probe of the primary got no final response: still out.
+    pub fn handle_probe_timeout(&mut self) {
+        self.probing = None;
+    }
+
+    fn probe_response(&mut self, response: &Message) {
+        let code = response.code().unwrap_or_default();
+        if code < 200 || self.probing.as_deref() != response.call_id() {
+            return;
+        }
+        self.probing = None;
+        if outage(code) {
+            return;
+        }
+        self.news.push_back(PrimaryNews::Back);
+        self.primary_back();
     }
 
     fn answer_challenge(&mut self, response: &Message) -> Result<(), String> {
@@ -391,10 +649,24 @@ impl Registration {
                 now,
                 Purpose::Register,
                 "the registrar kept no binding".into(),
+                false,
             );
             return;
         }
         self.failures = 0;
+        self.switched = None;
+        self.registered_with = self.using;
+        // Refreshes at the backup keep the probe schedule (and a probe in flight).
+        match self.using {
+            Server::Backup => {
+                let first = now + probe_period(&self.settings.timers);
+                self.probe_at = Some(self.probe_at.unwrap_or(first));
+            }
+            Server::Primary => {
+                self.probing = None;
+                self.probe_at = None;
+            }
+        }
         let granted_d = Duration::from_secs(u64::from(granted));
         let margin = refresh_margin(granted_d, self.settings.timers.non_invite_timeout());
         let refresh = now + (granted_d - margin);
@@ -425,12 +697,49 @@ impl Registration {
             .unwrap_or(self.expires)
     }
 
-    fn failed(&mut self, now: Instant, purpose: Purpose, reason: String) {
-        if purpose == Purpose::Unregister {
-            // Nothing to retry: the binding expires on its own.
-            self.set_state(RegState::Unregistered);
+    fn failed(&mut self, now: Instant, purpose: Purpose, reason: String, out: bool) {
+        match purpose {
+            Purpose::Unregister => {
+                // Nothing to retry: the binding expires on its own.
+                self.set_state(RegState::Unregistered);
+                return;
+            }
+            Purpose::LeaveBackup => {
+                // Answered or not, the line goes back to the primary.
+                self.challenges = 0;
+                self.switched = None;
+                self.switch(Server::Primary);
+                self.send(Purpose::Register);
+                return;
+            }
+            Purpose::Register => {}
+        }
+        self.probe_at = None;
+        let server = self.using;
+        let reason = match (&self.switched, self.backup) {
+            (Some(first), _) => format!("{first}; {}: {reason}", server.as_str()),
+            (None, Some(_)) => format!("{}: {reason}", server.as_str()),
+            (None, None) => reason,
+        };
+        if out && self.backup.is_some() && self.switched.is_none() {
+            // Out: the same attempt goes on at once with the other server.
+            if server == Server::Primary {
+                self.news.push_back(PrimaryNews::Down);
+            }
+            self.switched = Some(reason);
+            self.challenges = 0;
+            self.interval_raised = false;
+            self.switch(match server {
+                Server::Primary => Server::Backup,
+                Server::Backup => Server::Primary,
+            });
+            self.send(Purpose::Register);
+            self.set_state(RegState::Registering);
             return;
         }
+        // Every attempt after a back-off starts with the primary.
+        self.switched = None;
+        self.switch(Server::Primary);
         self.failures = self.failures.saturating_add(1);
         let retry = now + self.backoff();
         self.timer = Some(retry);
@@ -456,6 +765,15 @@ impl Registration {
 /// How long before the granted expiry the refresh starts (see the module documentation).
 pub fn refresh_margin(granted: Duration, transaction: Duration) -> Duration {
     transaction.max(granted / 10).min(granted / 2)
+}
+
+/// The digest state of a line: its credentials, no answer cached.
+fn authenticator(line: &LineSettings) -> DigestAuthenticator {
+    let mut credentials = DigestCredentials::new();
+    if let (Some(user), Some(password)) = (&line.authname, &line.password) {
+        credentials.set_default(DigestUser::new(user.as_str(), password.as_bytes()));
+    }
+    DigestAuthenticator::new(credentials)
 }
 
 fn host_text(addr: SocketAddr) -> String {

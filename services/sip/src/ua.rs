@@ -1,6 +1,11 @@
 //! The user agent core: one [`Endpoint`] (transactions), one [`Registration`] per line and
 //! the [`Calls`], wired together, with OPTIONS answered here. What none of them takes (NOTIFY,
 //! SUBSCRIBE, ...) goes up as [`UaEvent::Transaction`].
+//!
+//! Each line registers with its primary and, given one, fails over to the backup
+//! (`proxy_backup`) and back as [`crate::register`] describes; new calls of a line go where
+//! its registration goes ([`Registration::destination`]). What one line learns about its
+//! primary (out, or back) moves at once every other line registered with the same address.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -11,8 +16,9 @@ use ezk_sip_types::Name;
 use crate::call::{CallError, CallEvent, CallId, CallInfo, CallSettings, Calls, LineIdentity};
 use crate::config::{LineSettings, Settings};
 use crate::message::{response_to, Message};
-use crate::register::{RegState, Registration};
+use crate::register::{PrimaryNews, RegState, Registration, Server};
 use crate::transaction::{ClientTx, Endpoint, Error, Event, ServerTx, Transmit};
+use crate::transfer::TransferTarget;
 
 pub use crate::call::ALLOW;
 
@@ -32,7 +38,9 @@ pub struct UserAgent {
     local: SocketAddr,
     endpoint: Endpoint,
     lines: Vec<Registration>,
-    tx_line: HashMap<ClientTx, u8>,
+    /// The line of each client transaction of the registrations, and whether it is an OPTIONS
+    /// probe of the primary.
+    tx_line: HashMap<ClientTx, (u8, bool)>,
     calls: Calls,
     rng: fastrand::Rng,
     events: VecDeque<UaEvent>,
@@ -74,6 +82,18 @@ impl UserAgent {
     /// Adds a line; its REGISTERs go to `destination` (the resolved proxy, or the outbound
     /// proxy). Replaces a line of the same number.
     pub fn add_line(&mut self, line: LineSettings, destination: SocketAddr) -> Result<(), String> {
+        self.add_line_with_backup(line, destination, None)
+    }
+
+    /// [`UserAgent::add_line`] with a backup registrar (`proxy_backup`) the line fails over to
+    /// when `destination` is out (see [`crate::register`]). Every line whose primary is the
+    /// same address moves with the others.
+    pub fn add_line_with_backup(
+        &mut self,
+        line: LineSettings,
+        destination: SocketAddr,
+        backup: Option<SocketAddr>,
+    ) -> Result<(), String> {
         let number = line.line;
         let reg = Registration::new(
             line,
@@ -81,10 +101,11 @@ impl UserAgent {
             self.local,
             destination,
             self.rng.u64(..),
-        )?;
+        )?
+        .with_backup(backup);
         self.lines.retain(|r| r.line() != number);
         // Answers to the replaced registration's requests are not the new one's.
-        self.tx_line.retain(|_, l| *l != number);
+        self.tx_line.retain(|_, (l, _)| *l != number);
         self.lines.push(reg);
         Ok(())
     }
@@ -94,6 +115,23 @@ impl UserAgent {
             .iter()
             .find(|r| r.line() == line)
             .map(Registration::state)
+    }
+
+    /// Which registrar a line uses: the one holding its binding while registered, else the
+    /// one it is trying.
+    pub fn using(&self, line: u8) -> Option<Server> {
+        self.lines
+            .iter()
+            .find(|r| r.line() == line)
+            .map(Registration::using)
+    }
+
+    /// Where a line's REGISTERs and new calls go now.
+    pub fn destination(&self, line: u8) -> Option<SocketAddr> {
+        self.lines
+            .iter()
+            .find(|r| r.line() == line)
+            .map(Registration::destination)
     }
 
     /// Starts registering a line (`proxy_register` 1).
@@ -164,9 +202,48 @@ impl UserAgent {
         r
     }
 
-    /// Ends a call: BYE, CANCEL or a decline, as its state needs.
+    /// Ends a call: BYE, CANCEL or a decline, as its state needs. Hanging up a conference
+    /// call leaves the conference (the other two are joined with `cnf_join_enable`).
     pub fn hangup(&mut self, now: Instant, call: CallId) -> Result<(), CallError> {
-        let r = self.calls.hangup(now, &mut self.endpoint, call);
+        let ids = self.identities();
+        let r = match self
+            .calls
+            .leave_conference(now, &mut self.endpoint, &ids, call)
+        {
+            Ok(true) => Ok(()),
+            Ok(false) => self.calls.hangup(now, &mut self.endpoint, call),
+            Err(e) => Err(e),
+        };
+        self.pump(now);
+        r
+    }
+
+    /// Transfers a call (blind to a number, attended or semi-attended to another call).
+    pub fn transfer(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        target: TransferTarget,
+    ) -> Result<(), CallError> {
+        let line = self
+            .calls
+            .list()
+            .iter()
+            .find(|c| c.id == call)
+            .map(|c| c.line)
+            .ok_or(CallError::NoSuchCall)?;
+        let identity = self.identity(line)?;
+        let r = self
+            .calls
+            .transfer(now, &mut self.endpoint, &identity, call, target);
+        self.pump(now);
+        r
+    }
+
+    /// Mixes two calls in a local three-way conference.
+    pub fn conference(&mut self, now: Instant, a: CallId, b: CallId) -> Result<(), CallError> {
+        let ids = self.identities();
+        let r = self.calls.conference(now, &mut self.endpoint, &ids, a, b);
         self.pump(now);
         r
     }
@@ -250,24 +327,44 @@ impl UserAgent {
                 busy = true;
                 self.route(now, event);
             }
+            let ids = self.identities();
+            self.calls.flush(now, &mut self.endpoint, &ids);
             while let Some(event) = self.calls.poll_event() {
                 self.events.push_back(UaEvent::Call(event));
             }
+            let mut news = Vec::new();
             for r in &mut self.lines {
-                while let Some(request) = r.poll_request() {
+                while let Some((request, destination)) = r.poll_request() {
                     busy = true;
-                    match self.endpoint.send_request(now, request, r.destination()) {
+                    let probe = request.method() == Some("OPTIONS");
+                    match self.endpoint.send_request(now, request, destination) {
                         Ok(tx) => {
-                            self.tx_line.insert(tx, r.line());
+                            self.tx_line.insert(tx, (r.line(), probe));
                         }
+                        Err(_) if probe => r.handle_probe_timeout(),
                         Err(_) => r.handle_request_timeout(now),
                     }
+                }
+                while let Some(n) = r.poll_news() {
+                    news.push((r.line(), r.primary(), n));
                 }
                 while let Some(state) = r.poll_change() {
                     self.events.push_back(UaEvent::Registration {
                         line: r.line(),
                         state,
                     });
+                }
+            }
+            // What one line learnt about a primary moves the others that use it.
+            for (from, primary, n) in news {
+                busy = true;
+                for r in &mut self.lines {
+                    if r.line() != from && r.primary() == primary {
+                        match n {
+                            PrimaryNews::Down => r.primary_down(),
+                            PrimaryNews::Back => r.primary_back(),
+                        }
+                    }
                 }
             }
             if !busy {
@@ -279,7 +376,7 @@ impl UserAgent {
     fn route(&mut self, now: Instant, event: Event) {
         match event {
             Event::Response { tx, response } if self.tx_line.contains_key(&tx) => {
-                let line = self.tx_line[&tx];
+                let (line, _) = self.tx_line[&tx];
                 if response.code().is_some_and(|c| c >= 200) {
                     self.tx_line.remove(&tx);
                 }
@@ -288,9 +385,13 @@ impl UserAgent {
                 }
             }
             Event::Timeout { tx } if self.tx_line.contains_key(&tx) => {
-                let line = self.tx_line.remove(&tx).unwrap_or_default();
+                let (line, probe) = self.tx_line.remove(&tx).unwrap_or_default();
                 if let Some(r) = self.lines.iter_mut().find(|r| r.line() == line) {
-                    r.handle_request_timeout(now);
+                    if probe {
+                        r.handle_probe_timeout();
+                    } else {
+                        r.handle_request_timeout(now);
+                    }
                 }
             }
             Event::Response { tx, response } => {

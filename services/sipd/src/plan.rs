@@ -2,6 +2,13 @@
 //! the lines to register and where their REGISTERs go, and which addresses may send a
 //! check-sync. [`wanted`] is pure; [`resolve`] does the DNS A lookups and picks the local
 //! address, giving a [`Plan`] the [`Shell`](crate::shell::Shell) applies.
+//!
+//! The backup registrar, `proxy_backup`:`proxy_backup_port` (default 5060), is resolved like
+//! the proxies and given to every line (the phone has one backup for all its lines; the
+//! failover rules are in `deskphone_sip::register`). With an `outbound_proxy` no line gets
+//! it: the outbound proxy is the only next hop, whatever happens behind it. A backup whose
+//! name does not resolve leaves the lines on their primaries and is looked up again like an
+//! unresolved proxy.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 
@@ -30,6 +37,8 @@ pub struct Wanted {
     pub lines: Vec<LineSettings>,
     /// `outbound_proxy`/`outbound_proxy_port`: every request goes there when set.
     pub outbound: Option<Target>,
+    /// `proxy_backup`/`proxy_backup_port`: where the lines fail over to.
+    pub backup: Option<Target>,
     /// The proxies whose addresses may send a check-sync NOTIFY: `proxy1_address` to
     /// `proxy6_address`, `proxy_backup`, `outbound_proxy`.
     pub trusted: Vec<Target>,
@@ -77,11 +86,12 @@ pub fn wanted(c: &Config) -> Wanted {
             });
         }
     }
-    if let Some(host) = text(c, "proxy_backup") {
-        trust(Target {
-            host,
-            port: port(c, "proxy_backup_port"),
-        });
+    let backup = text(c, "proxy_backup").map(|host| Target {
+        host,
+        port: port(c, "proxy_backup_port"),
+    });
+    if let Some(b) = &backup {
+        trust(b.clone());
     }
     if let Some(o) = &outbound {
         trust(o.clone());
@@ -90,6 +100,7 @@ pub fn wanted(c: &Config) -> Wanted {
         settings: Settings::from_config(c),
         lines,
         outbound,
+        backup,
         trusted,
         check_sync_any_source: c.int("check_sync_any_source") == Some(1),
         calls: CallSettings::from_config(c, "", None),
@@ -120,12 +131,26 @@ pub struct PlannedLine {
     pub settings: LineSettings,
     /// The resolved proxy (or outbound proxy); `Err` with the DNS error.
     pub destination: Result<SocketAddr, String>,
+    /// The backup registrar (`proxy_backup`), `None` without one or with an outbound proxy.
+    pub backup: Option<Backup>,
+}
+
+/// `proxy_backup`:`proxy_backup_port` and what it resolved to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backup {
+    pub target: Target,
+    pub address: Result<SocketAddr, String>,
 }
 
 impl PlannedLine {
     /// The registrar as configured, for the status: `proxyN_address:proxyN_port`.
     pub fn proxy(&self) -> String {
         format!("{}:{}", self.settings.proxy, self.settings.proxy_port)
+    }
+
+    /// The resolved backup, if the line has one that resolved.
+    pub fn backup_address(&self) -> Option<SocketAddr> {
+        self.backup.as_ref().and_then(|b| b.address.clone().ok())
     }
 }
 
@@ -159,9 +184,11 @@ impl Plan {
         a == other.settings && self.local == other.local && self.lines == other.lines
     }
 
-    /// Whether any line still waits for a name to resolve.
+    /// Whether any line still waits for a name to resolve (its proxy or the backup).
     pub fn unresolved(&self) -> bool {
-        self.lines.iter().any(|l| l.destination.is_err())
+        self.lines.iter().any(|l| {
+            l.destination.is_err() || l.backup.as_ref().is_some_and(|b| b.address.is_err())
+        })
     }
 }
 
@@ -191,6 +218,14 @@ pub async fn resolve(wanted: &Wanted, bind: IpAddr, sip_port: u16) -> Plan {
         Some(o) => Some(lookup_v4(o).await),
         None => None,
     };
+    // With an outbound proxy there is no failover: it is the only next hop.
+    let backup = match (&wanted.backup, &wanted.outbound) {
+        (Some(b), None) => Some(Backup {
+            target: b.clone(),
+            address: lookup_v4(b).await,
+        }),
+        _ => None,
+    };
     let mut lines = Vec::new();
     for l in &wanted.lines {
         let destination = match &outbound {
@@ -206,6 +241,7 @@ pub async fn resolve(wanted: &Wanted, bind: IpAddr, sip_port: u16) -> Plan {
         lines.push(PlannedLine {
             settings: l.clone(),
             destination,
+            backup: backup.clone(),
         });
     }
     let mut trusted = Vec::new();
@@ -347,6 +383,7 @@ mod tests {
                 proxy_port: 5060,
             },
             destination: Ok("10.0.0.5:5060".parse().unwrap()),
+            backup: None,
         };
         let c = config("");
         let a = Plan {
@@ -362,5 +399,73 @@ mod tests {
         assert!(a.same_registrations(&b));
         b.lines[0].settings.password = Some("new".into());
         assert!(!a.same_registrations(&b));
+        let mut b = a.clone();
+        b.lines[0].backup = Some(Backup {
+            target: Target {
+                host: "10.0.0.6".into(),
+                port: 5060,
+            },
+            address: Ok("10.0.0.6:5060".parse().unwrap()),
+        });
+        assert!(
+            !a.same_registrations(&b),
+            "a new backup is a new registration"
+        );
+    }
+
+    #[tokio::test]
+    async fn every_line_gets_the_backup_with_its_default_port() {
+        let c = config(
+            "proxy1_address: 10.0.0.5\nproxy2_address: 10.0.0.7\nline1_name: 1001\n\
+             line2_name: 1002\nproxy_backup: 10.0.0.6\n",
+        );
+        let w = wanted(&c);
+        assert_eq!(
+            w.backup.as_ref().map(Target::to_string).as_deref(),
+            Some("10.0.0.6:5060")
+        );
+        let plan = resolve(&w, IpAddr::from([127, 0, 0, 1]), 5060).await;
+        assert_eq!(plan.lines.len(), 2);
+        for l in &plan.lines {
+            assert_eq!(l.backup_address(), Some("10.0.0.6:5060".parse().unwrap()));
+            assert_eq!(
+                l.backup.as_ref().unwrap().target.to_string(),
+                "10.0.0.6:5060"
+            );
+        }
+        assert!(!plan.unresolved());
+        // The guide (and the configuration table) want an address; a name, should one come,
+        // is resolved like the proxies and looked up again while it does not resolve.
+        let mut w = wanted(&config("proxy1_address: 10.0.0.5\nline1_name: 1001\n"));
+        assert_eq!(w.backup, None);
+        w.backup = Some(Target {
+            host: "nowhere.invalid".into(),
+            port: 5070,
+        });
+        let plan = resolve(&w, IpAddr::from([127, 0, 0, 1]), 5060).await;
+        assert_eq!(
+            plan.lines[0].destination,
+            Ok("10.0.0.5:5060".parse().unwrap())
+        );
+        assert_eq!(plan.lines[0].backup_address(), None);
+        assert!(plan.unresolved(), "the backup is looked up again");
+    }
+
+    #[tokio::test]
+    async fn with_an_outbound_proxy_there_is_no_failover() {
+        let c = config(
+            "proxy1_address: 10.0.0.5\nline1_name: 1001\noutbound_proxy: 10.0.0.9\n\
+             proxy_backup: 10.0.0.6\nproxy_backup_port: 5070\n",
+        );
+        let w = wanted(&c);
+        assert!(w.backup.is_some());
+        let plan = resolve(&w, IpAddr::from([127, 0, 0, 1]), 5060).await;
+        assert_eq!(
+            plan.lines[0].destination,
+            Ok("10.0.0.9:5060".parse().unwrap())
+        );
+        assert_eq!(plan.lines[0].backup, None);
+        // Still trusted for check-sync.
+        assert!(plan.trusted.contains(&IpAddr::from([10, 0, 0, 6])));
     }
 }

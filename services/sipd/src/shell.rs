@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use deskphone_ipc::sipd::{CallStatus, LineStatus};
 use deskphone_sip::ua::ALLOW;
 use deskphone_sip::{
-    response_to, CallEvent, CallId, CallInfo, CallState, Event, Message, Name, RegState, ServerTx,
-    Transmit, UaEvent, UserAgent,
+    response_to, CallEvent, CallId, CallInfo, CallState, Event, Message, Name, RegState, Server,
+    ServerTx, Transmit, UaEvent, UserAgent,
 };
 
 use crate::plan::Plan;
@@ -76,6 +76,8 @@ enum View {
 struct LineView {
     name: String,
     proxy: String,
+    /// `proxy_backup:proxy_backup_port` when the line may fail over to it.
+    backup: Option<String>,
     view: View,
     reason: Option<String>,
     failures: u32,
@@ -185,13 +187,15 @@ impl Shell {
             let mut view = LineView {
                 name: l.settings.name.clone(),
                 proxy: l.proxy(),
+                backup: l.backup.as_ref().map(|b| b.target.to_string()),
                 view: View::Unregistered,
                 reason: None,
                 failures: 0,
             };
             match &l.destination {
                 Ok(d) => {
-                    if let Err(e) = ua.add_line(l.settings.clone(), *d) {
+                    let added = ua.add_line_with_backup(l.settings.clone(), *d, l.backup_address());
+                    if let Err(e) = added {
                         view.view = View::Failed { retry: None };
                         view.reason = Some(e);
                     }
@@ -402,6 +406,14 @@ impl Shell {
             retry_in,
             expires_in,
             failures: v.failures,
+            using: self
+                .current
+                .as_ref()
+                .and_then(|c| c.ua.using(line))
+                .unwrap_or(Server::Primary)
+                .as_str()
+                .into(),
+            backup: v.backup.clone(),
         })
     }
 
@@ -559,6 +571,35 @@ impl Shell {
                         reason,
                         missed,
                     });
+                }
+            }
+            CallEvent::Transfer { call, ok, outcome } => {
+                log::info!(
+                    "transfer of call {call}: {} ({outcome})",
+                    if ok { "done" } else { "failed" }
+                );
+                if let Some(c) = self.call(now, call) {
+                    self.events.push_back(ShellEvent::Call(c));
+                }
+            }
+            CallEvent::Referred {
+                call,
+                new_call,
+                target,
+            } => log::info!(
+                "call {call}: the other party transfers us to {target} (call {new_call})"
+            ),
+            CallEvent::Replaced { replaced, by } => {
+                log::info!("call {by} replaces call {replaced} (attended transfer)")
+            }
+            CallEvent::Conference { calls } => {
+                let ids: Vec<String> = calls.iter().map(|c| c.to_string()).collect();
+                // mediad (issue 5) will mix these; until then it is logged.
+                log::info!("conference of calls {}", ids.join(" and "));
+                for call in calls {
+                    if let Some(c) = self.call(now, call) {
+                        self.events.push_back(ShellEvent::Call(c));
+                    }
                 }
             }
             CallEvent::Refused {

@@ -30,6 +30,7 @@ fn line(n: u8, name: &str) -> PlannedLine {
             proxy_port: 5060,
         },
         destination: Ok(addr(PROXY)),
+        backup: None,
     }
 }
 
@@ -410,4 +411,59 @@ fn check_syncs_are_rate_limited_and_any_source_can_be_allowed() {
         events(&mut shell)[..],
         [ShellEvent::CheckSync { .. }]
     ));
+}
+
+#[test]
+fn the_status_says_which_registrar_a_line_uses_and_names_the_backup() {
+    use deskphone_sipd::plan::{Backup, Target};
+    const BACKUP: &str = "192.0.2.2:5070";
+    let t0 = Instant::now();
+    let mut shell = Shell::new(1);
+    let mut l = line(1, "1001");
+    l.backup = Some(Backup {
+        target: Target {
+            host: "backup.example.net".into(),
+            port: 5070,
+        },
+        address: Ok(addr(BACKUP)),
+    });
+    shell.apply(t0, plan(true, vec![l]));
+    assert_eq!(registers(&mut shell).len(), 1);
+    let status = shell.line(t0, 1).unwrap();
+    assert_eq!(status.using, "primary");
+    assert_eq!(status.backup.as_deref(), Some("backup.example.net:5070"));
+    // The primary stays silent: at timer F (32 s) the REGISTER goes to the backup.
+    let mut now = t0;
+    let mut to_backup = Vec::new();
+    while let Some(t) = shell.poll_timeout() {
+        if t > t0 + Duration::from_secs(33) || !to_backup.is_empty() {
+            break;
+        }
+        now = t;
+        shell.handle_timeout(now);
+        to_backup.extend(
+            sent(&mut shell)
+                .iter()
+                .filter(|t| t.destination == addr(BACKUP))
+                .map(parse),
+        );
+    }
+    assert_eq!(to_backup.len(), 1);
+    assert_eq!(now, t0 + Duration::from_secs(32), "at timer F, no back-off");
+    assert_eq!(shell.line(now, 1).unwrap().using, "backup");
+    assert_eq!(state_of(&shell, now, 1).0, "registering");
+    events(&mut shell);
+    shell.handle_datagram(now, addr(BACKUP), &ok(&to_backup[0]));
+    assert!(events(&mut shell).contains(&ShellEvent::Line(1)));
+    let status = shell.line(now, 1).unwrap();
+    assert_eq!(
+        (status.state.as_str(), status.registered),
+        ("registered", true)
+    );
+    assert_eq!(status.using, "backup");
+    // An outbound proxy (or no proxy_backup) gives the line no backup.
+    let mut shell = Shell::new(2);
+    shell.apply(t0, plan(true, vec![line(1, "1001")]));
+    let status = shell.line(t0, 1).unwrap();
+    assert_eq!((status.using.as_str(), status.backup), ("primary", None));
 }

@@ -34,6 +34,18 @@ pub enum Request {
     Resume {
         call: Option<u32>,
     },
+    /// Transfer `call` blind to the number or URI `to`, or (attended, or semi-attended
+    /// while it still rings) to the other party of `to_call`. Defaults: with two calls and no
+    /// target, the held call goes to the other one; with `to`, the connected call.
+    Transfer {
+        call: Option<u32>,
+        to: Option<String>,
+        to_call: Option<u32>,
+    },
+    /// Mix two calls in a local three-way conference (default: the two calls there are).
+    Conference {
+        calls: Vec<u32>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -68,6 +80,13 @@ pub enum Event {
         call: CallStatus,
         reason: String,
         missed: bool,
+    },
+    /// A transfer this phone asked for ended: `ok`, the other party reached the target and
+    /// the call was hung up here; otherwise the call is as it was.
+    Transfer {
+        call: u32,
+        ok: bool,
+        outcome: String,
     },
     /// An incoming call was refused by a setting (`dnd_control`, `anonymous_call_block`,
     /// `call_waiting`) or because the phone was busy: for the Missed Calls directory.
@@ -118,6 +137,12 @@ pub struct CallStatus {
     pub local_port: u16,
     /// Seconds since the call was connected (0 before).
     pub connected_for: u64,
+    /// Mixed with another call in a local three-way conference.
+    #[serde(default)]
+    pub conference: bool,
+    /// A transfer of this call is under way.
+    #[serde(default)]
+    pub transferring: bool,
 }
 
 /// One line and its registration: what `phonectl status --json` shows under `lines`.
@@ -149,6 +174,18 @@ pub struct LineStatus {
     /// can fail over to it (`null` without `proxy_backup`, or with an `outbound_proxy`).
     #[serde(default)]
     pub backup: Option<String>,
+    /// The voice mailbox has messages (RFC 3842 `message-summary` NOTIFY): the lamp.
+    #[serde(default)]
+    pub messages_waiting: bool,
+    /// New and old voice messages, when the mailbox said.
+    #[serde(default)]
+    pub voice_messages: Option<VoiceMessages>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VoiceMessages {
+    pub new: u32,
+    pub old: u32,
 }
 
 fn primary() -> String {
@@ -173,6 +210,8 @@ mod tests {
             failures: 0,
             using: "backup".into(),
             backup: Some("127.0.0.1:5070".into()),
+            messages_waiting: true,
+            voice_messages: Some(VoiceMessages { new: 2, old: 8 }),
         };
         let v = serde_json::to_value(&l).unwrap();
         assert_eq!(v["line"], 1);
@@ -181,6 +220,8 @@ mod tests {
         assert_eq!(v["proxy"], "127.0.0.1:5060");
         assert_eq!(v["state"], "registered");
         assert_eq!(v["using"], "backup");
+        assert_eq!(v["messages_waiting"], true);
+        assert_eq!(v["voice_messages"]["new"], 2);
         assert_eq!(v["backup"], "127.0.0.1:5070");
         assert_eq!(serde_json::from_value::<LineStatus>(v.clone()).unwrap(), l);
         // A line from a sipd without failover reads as on its primary, without a backup.

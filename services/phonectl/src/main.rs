@@ -89,6 +89,20 @@ enum Command {
     Hold { call: Option<u32> },
     /// Take a call off hold (default: the held call).
     Resume { call: Option<u32> },
+    /// Transfer a call: blind to NUMBER (a number or sip: URI), or to the other party of
+    /// --to-call (attended; semi-attended while that call still rings). Without either, and
+    /// with two calls, the held call goes to the other one.
+    Transfer {
+        /// The call to transfer (default: the connected call, or the held one).
+        #[arg(long)]
+        call: Option<u32>,
+        /// Attended: the call whose other party takes over.
+        #[arg(long, conflicts_with = "number")]
+        to_call: Option<u32>,
+        number: Option<String>,
+    },
+    /// Mix two calls in a local three-way conference (default: the two calls there are).
+    Conference { calls: Vec<u32> },
 }
 
 #[derive(ValueEnum, Clone, Debug)]
@@ -232,6 +246,28 @@ async fn run(args: Args) -> anyhow::Result<u8> {
         Command::Hangup { call } => call_command(&runtime, sipd::Request::Hangup { call }).await,
         Command::Hold { call } => call_command(&runtime, sipd::Request::Hold { call }).await,
         Command::Resume { call } => call_command(&runtime, sipd::Request::Resume { call }).await,
+        Command::Transfer {
+            call,
+            to_call,
+            number,
+        } => {
+            call_command(
+                &runtime,
+                sipd::Request::Transfer {
+                    call,
+                    to: number,
+                    to_call,
+                },
+            )
+            .await
+        }
+        Command::Conference { calls } => {
+            if !(calls.is_empty() || calls.len() == 2) {
+                eprintln!("phonectl: give two calls, or none");
+                return Ok(2);
+            }
+            call_command(&runtime, sipd::Request::Conference { calls }).await
+        }
         Command::Events => {
             let mut c = connect(&runtime).await?;
             ok(c.request(&Request::Subscribe).await?)?;
@@ -316,6 +352,12 @@ fn lines_text(sip: &anyhow::Result<deskphone_ipc::sipd::Status>) -> String {
         if let (Some(b), "backup") = (&l.backup, l.using.as_str()) {
             what.push_str(&format!(" (on the backup {b})"));
         }
+        if l.messages_waiting {
+            match l.voice_messages {
+                Some(v) => what.push_str(&format!(", messages waiting ({} new)", v.new)),
+                None => what.push_str(", messages waiting"),
+            }
+        }
         let _ = writeln!(
             out,
             "Line {}           {} at {}  {what}",
@@ -323,11 +365,16 @@ fn lines_text(sip: &anyhow::Result<deskphone_ipc::sipd::Status>) -> String {
         );
     }
     for c in &s.calls {
-        let held = if c.remote_held {
-            ", held by the other party"
-        } else {
-            ""
-        };
+        let mut held = String::new();
+        if c.remote_held {
+            held.push_str(", held by the other party");
+        }
+        if c.conference {
+            held.push_str(", in conference");
+        }
+        if c.transferring {
+            held.push_str(", being transferred");
+        }
         let _ = writeln!(
             out,
             "Call {:<11} line {}, {} {} {}{held}",
@@ -422,6 +469,8 @@ mod tests {
             failures: u32::from(!registered),
             using: "primary".into(),
             backup: None,
+            messages_waiting: false,
+            voice_messages: None,
         };
         let status = Status {
             sipd: "0.1.0".into(),

@@ -342,6 +342,8 @@ mod tests {
                     failures: 0,
                     using: "primary".into(),
                     backup: None,
+                    messages_waiting: false,
+                    voice_messages: None,
                 })
                 .collect(),
         }

@@ -1211,7 +1211,12 @@ impl Calls {
             local_port,
             auth: DigestAuthenticator::new(credentials),
             challenges: 0,
-            ring_deadline: expires.map(|e| now + e),
+            // Without Expires, `timer_invite_expires` bounds the ringing: a caller that
+            // never cancels must not hold one of the few call slots for ever.
+            ring_deadline: Some(
+                now + expires
+                    .unwrap_or(Duration::from_secs(u64::from(self.settings.invite_expires))),
+            ),
             next_hop,
             initial_headers: Vec::new(),
             refer: None,

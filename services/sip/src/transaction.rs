@@ -472,7 +472,7 @@ impl Endpoint {
             self.events.push_back(Event::Ack { request, source });
             return;
         }
-        if self.servers.len() >= MAX_TRANSACTIONS {
+        if !self.make_room() {
             let tag = self.random_token(10);
             let mut r = response_to(&request, 503, "Service Unavailable", &tag);
             r.push(Name::RETRY_AFTER, "5");
@@ -499,6 +499,33 @@ impl Endpoint {
             request,
             source,
         });
+    }
+
+    /// Whether a new server transaction fits. When the table is full, the finished one
+    /// (final answer sent, only absorbing retransmissions or waiting for an ACK) that would
+    /// end soonest makes room: otherwise anyone sending 16 new requests a second would keep
+    /// the table full of answered junk for 64·T1 each and lock out a real caller. Losing one
+    /// only means a late retransmission is handled again. Live transactions (no final answer
+    /// yet, or an accepted INVITE) are never dropped; with all of them live, 503.
+    fn make_room(&mut self) -> bool {
+        if self.servers.len() < MAX_TRANSACTIONS {
+            return true;
+        }
+        let victim = self
+            .servers
+            .iter()
+            .filter(|(_, s)| matches!(s.state, ServerState::Completed | ServerState::Confirmed))
+            .min_by_key(|(_, s)| s.pending.map(|(t, _)| t))
+            .map(|(tx, _)| *tx);
+        match victim {
+            Some(tx) => {
+                if let Some(s) = self.servers.remove(&tx) {
+                    self.server_keys.remove(&s.key);
+                }
+                true
+            }
+            None => false,
+        }
     }
 
     fn new_server(
@@ -593,7 +620,7 @@ impl Endpoint {
                     self.retransmission(now, tx, false, request, source);
                 }
             }
-            Some(key) if self.servers.len() < MAX_TRANSACTIONS => {
+            Some(key) if self.make_room() => {
                 let invite = request.method() == Some("INVITE");
                 let tx = self.new_server(key, invite, request, destination);
                 let _ = self.respond(now, tx, response);

@@ -563,6 +563,46 @@ fn the_transaction_table_is_bounded() {
         .is_err());
 }
 
+#[test]
+fn answered_transactions_make_room_for_new_requests_when_the_table_is_full() {
+    let clock = Clock::new();
+    let mut ep = endpoint(Timers::default());
+    // A flood of requests the layer above answers at once (405): each stays for 64·T1 to
+    // absorb retransmissions, and the table fills.
+    for n in 0..MAX_TRANSACTIONS + 100 {
+        let msg = incoming("MESSAGE", &format!("z9hG4bKanswered{n}"), 1);
+        ep.handle_datagram(clock.at(n as u64), addr(PEER), &msg);
+        for e in events(&mut ep) {
+            if let Event::Request { tx, request, .. } = e {
+                let r = deskphone_sip::response_to(&request, 405, "Method Not Allowed", "t");
+                ep.respond(clock.at(n as u64), tx, r).unwrap();
+            }
+        }
+    }
+    assert_eq!(ep.transaction_count(), (0, MAX_TRANSACTIONS));
+    let sent = drain(&mut ep, 0);
+    assert!(
+        sent.iter().all(|(_, t)| parse(t).code() == Some(405)),
+        "no 503 while finished transactions can make room"
+    );
+    // A real call still gets in: its INVITE opens a transaction (100 Trying).
+    let invite = incoming("INVITE", "z9hG4bKreal", 1);
+    ep.handle_datagram(clock.at(700), addr(PEER), &invite);
+    let sent = drain(&mut ep, 700);
+    assert_eq!(parse(&sent[0].1).code(), Some(100));
+    assert!(matches!(events(&mut ep)[..], [Event::Request { .. }]));
+    // The oldest answered one went first: its retransmission is a new request now, the
+    // newest one's is still absorbed.
+    let newest = incoming(
+        "MESSAGE",
+        &format!("z9hG4bKanswered{}", MAX_TRANSACTIONS + 99),
+        1,
+    );
+    ep.handle_datagram(clock.at(701), addr(PEER), &newest);
+    assert_eq!(parse(&drain(&mut ep, 701)[0].1).code(), Some(405));
+    assert!(events(&mut ep).is_empty());
+}
+
 mod schedules {
     use super::*;
     use proptest::prelude::*;

@@ -44,10 +44,13 @@ type Frame = ServerFrame<Reply, Event>;
 /// What the socket's connections ask the loop.
 enum Query {
     Status(oneshot::Sender<Status>),
-    Subscribe(mpsc::UnboundedSender<Event>),
+    Subscribe(mpsc::Sender<Event>),
     /// A call command (dial, answer, ...), answered with its reply.
     Command(Request, oneshot::Sender<Reply>),
 }
+
+/// Events queued for one subscriber before it counts as stalled.
+const SUBSCRIBER_BACKLOG: usize = 256;
 
 /// How often names are looked up again (a proxy whose address changed is followed).
 const RESOLVE_AGAIN: Duration = Duration::from_secs(600);
@@ -71,7 +74,7 @@ pub async fn run(opts: Options) -> anyhow::Result<i32> {
 
     let mut shell = Shell::new(fastrand::u64(..));
     let mut socket: Option<Bound> = None;
-    let mut subscribers: Vec<mpsc::UnboundedSender<Event>> = Vec::new();
+    let mut subscribers: Vec<mpsc::Sender<Event>> = Vec::new();
     let mut ready = false;
     // The newest plan not applied yet, and when to try binding its port (again).
     let mut waiting: Option<Plan> = None;
@@ -278,7 +281,7 @@ async fn flush(shell: &mut Shell, socket: &UdpSocket, figures: &mut Figures) {
 
 fn events(
     shell: &mut Shell,
-    subscribers: &mut Vec<mpsc::UnboundedSender<Event>>,
+    subscribers: &mut Vec<mpsc::Sender<Event>>,
     runtime: &RuntimeDir,
     figures: &mut Figures,
 ) {
@@ -355,6 +358,13 @@ fn events(
                     why,
                 }
             }
+            ShellEvent::Transfer { call, ok, outcome } => {
+                log::info!(
+                    "transfer of call {call}: {} ({outcome})",
+                    if ok { "done" } else { "failed" }
+                );
+                Event::Transfer { call, ok, outcome }
+            }
             ShellEvent::Media { call, description } => {
                 // mediad (issue 5) will take these orders; until then they are logged.
                 log::info!("call {call} media: {description}");
@@ -365,7 +375,18 @@ fn events(
                 continue;
             }
         };
-        subscribers.retain(|s| s.send(event.clone()).is_ok());
+        // A subscriber that stopped reading is dropped rather than let sipd's memory grow
+        // with every event of a flood; the UI reconnects and asks for the status again.
+        subscribers.retain(|s| match s.try_send(event.clone()) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                log::warn!(
+                    "dropping an event subscriber that has not read its last {SUBSCRIBER_BACKLOG} events"
+                );
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        });
     }
 }
 
@@ -611,7 +632,7 @@ async fn serve(stream: UnixStream, queries: Arc<mpsc::Sender<Query>>) {
         None => return,
     }
 
-    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
+    let (ev_tx, mut ev_rx) = mpsc::channel(SUBSCRIBER_BACKLOG);
     loop {
         let frame = tokio::select! {
             req = req_rx.recv() => match req {
@@ -630,7 +651,7 @@ async fn serve(stream: UnixStream, queries: Arc<mpsc::Sender<Query>>) {
 async fn handle(
     queries: &mpsc::Sender<Query>,
     req: Request,
-    events: &mpsc::UnboundedSender<Event>,
+    events: &mpsc::Sender<Event>,
 ) -> Reply {
     let gone = || Reply::Error {
         message: "sipd is stopping".into(),
@@ -672,6 +693,10 @@ fn command(shell: &mut Shell, request: Request) -> Reply {
         Request::Hangup { call } => shell.hangup(now, call).map(|()| None),
         Request::Hold { call } => shell.hold(now, call, true).map(Some),
         Request::Resume { call } => shell.hold(now, call, false).map(Some),
+        Request::Transfer { call, to, to_call } => shell.transfer(now, call, to, to_call).map(Some),
+        Request::Conference { calls } => {
+            shell.conference(now, &calls).map(|c| c.into_iter().next())
+        }
         Request::Hello(_) | Request::Status | Request::Subscribe => {
             Err("not a call command".to_string())
         }

@@ -15,8 +15,10 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use deskphone_ipc::sipd::{CallStatus, LineStatus};
+use deskphone_ipc::sipd::{CallStatus, LineStatus, VoiceMessages};
+use deskphone_sip::mwi::{parse_message_summary, MessageSummary};
 use deskphone_sip::ua::ALLOW;
+use deskphone_sip::TransferTarget;
 use deskphone_sip::{
     response_to, CallEvent, CallId, CallInfo, CallState, Event, Message, Name, RegState, Server,
     ServerTx, Transmit, UaEvent, UserAgent,
@@ -56,6 +58,12 @@ pub enum ShellEvent {
         remote: String,
         status: u16,
         why: String,
+    },
+    /// A transfer this phone asked for ended.
+    Transfer {
+        call: u32,
+        ok: bool,
+        outcome: String,
     },
     /// Media was negotiated for a call: for mediad (and the log until mediad exists).
     Media { call: u32, description: String },
@@ -111,6 +119,8 @@ pub struct Shell {
     busy: bool,
     /// When the check-syncs of the last [`CHECK_SYNC_WINDOW`] were taken.
     check_syncs: VecDeque<Instant>,
+    /// The last message-summary per line; kept across configuration changes.
+    mwi: BTreeMap<u8, MessageSummary>,
 }
 
 const NOT_REGISTERING: &str = "proxy_register is 0";
@@ -136,6 +146,7 @@ impl Shell {
             last_seen: BTreeMap::new(),
             busy: false,
             check_syncs: VecDeque::new(),
+            mwi: BTreeMap::new(),
         }
     }
 
@@ -414,6 +425,12 @@ impl Shell {
                 .as_str()
                 .into(),
             backup: v.backup.clone(),
+            messages_waiting: self.mwi.get(&line).is_some_and(|m| m.waiting),
+            voice_messages: self
+                .mwi
+                .get(&line)
+                .and_then(|m| m.voice)
+                .map(|(new, old)| VoiceMessages { new, old }),
         })
     }
 
@@ -574,13 +591,14 @@ impl Shell {
                 }
             }
             CallEvent::Transfer { call, ok, outcome } => {
-                log::info!(
-                    "transfer of call {call}: {} ({outcome})",
-                    if ok { "done" } else { "failed" }
-                );
                 if let Some(c) = self.call(now, call) {
                     self.events.push_back(ShellEvent::Call(c));
                 }
+                self.events.push_back(ShellEvent::Transfer {
+                    call: call.0,
+                    ok,
+                    outcome,
+                });
             }
             CallEvent::Referred {
                 call,
@@ -725,6 +743,167 @@ impl Shell {
         self.call(now, id).ok_or_else(|| "the call ended".into())
     }
 
+    /// An unsolicited message-waiting NOTIFY (voice-mail systems send them to phones of the
+    /// 7940/7960 generation without a subscription). Like check-sync it is taken only from the
+    /// configured proxies' addresses (or anywhere with `check_sync_any_source`): a spoofed
+    /// one would light the lamp of every phone. The line is the one named by the
+    /// Message-Account or Request-URI user, else line 1.
+    fn message_summary(&mut self, request: &Message, source: SocketAddr) -> (u16, &'static str) {
+        let Some(cur) = &self.current else {
+            return (500, "Server Internal Error");
+        };
+        if !cur.plan.check_sync_any_source && !cur.plan.trusted.contains(&source.ip()) {
+            log::warn!("message-summary NOTIFY from {source} refused: not a configured proxy");
+            return (403, "Forbidden");
+        }
+        let Some(summary) = parse_message_summary(&request.body) else {
+            return (400, "Bad message-summary Body");
+        };
+        let account = std::str::from_utf8(&request.body).ok().and_then(|b| {
+            b.lines().find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.trim()
+                    .eq_ignore_ascii_case("message-account")
+                    .then(|| v.trim().to_string())
+            })
+        });
+        // The mailbox named in the body first: a voice-mail system may address the NOTIFY
+        // to the phone's contact rather than to the line.
+        let users = [
+            account
+                .as_deref()
+                .and_then(deskphone_sip::uri::user)
+                .map(str::to_string),
+            request
+                .uri()
+                .and_then(deskphone_sip::uri::user)
+                .map(str::to_string),
+        ];
+        let line = users
+            .iter()
+            .flatten()
+            .find_map(|u| {
+                self.lines
+                    .iter()
+                    .find(|(_, v)| &v.name == u)
+                    .map(|(n, _)| *n)
+            })
+            .or_else(|| self.lines.keys().next().copied());
+        let Some(line) = line else {
+            return (404, "Not Found");
+        };
+        if self.mwi.get(&line) != Some(&summary) {
+            log::info!(
+                "line {line}: messages waiting {}{}",
+                if summary.waiting { "yes" } else { "no" },
+                summary
+                    .voice
+                    .map(|(n, o)| format!(" ({n} new, {o} old)"))
+                    .unwrap_or_default()
+            );
+            self.mwi.insert(line, summary);
+            self.events.push_back(ShellEvent::Line(line));
+        }
+        (200, "OK")
+    }
+
+    /// `phonectl transfer`: see [`deskphone_ipc::sipd::Request::Transfer`] for the defaults.
+    pub fn transfer(
+        &mut self,
+        now: Instant,
+        call: Option<u32>,
+        to: Option<String>,
+        to_call: Option<u32>,
+    ) -> Result<CallStatus, String> {
+        let calls = self
+            .current
+            .as_ref()
+            .map(|c| c.ua.calls())
+            .unwrap_or_default();
+        let target_call = to_call
+            .map(|id| self.pick(Some(id), Pick::Newest))
+            .transpose()?;
+        let id = match (call, &to, target_call) {
+            (Some(id), _, _) => self.pick(Some(id), Pick::Newest)?,
+            // Attended: the held call goes to the other party of the target call.
+            (None, None, Some(t)) => calls
+                .iter()
+                .find(|c| c.id != t && c.state == CallState::Held)
+                .or_else(|| calls.iter().find(|c| c.id != t))
+                .map(|c| c.id)
+                .ok_or("there is no other call to transfer")?,
+            (None, Some(_), _) => self
+                .pick(None, Pick::Connected)
+                .or_else(|_| self.pick(None, Pick::Held))?,
+            (None, None, None) => {
+                let held = calls.iter().find(|c| c.state == CallState::Held);
+                let other = calls.iter().find(|c| {
+                    Some(c.id) != held.map(|h| h.id)
+                        && matches!(
+                            c.state,
+                            CallState::Connected | CallState::Ringback | CallState::Calling
+                        )
+                });
+                match (held, other) {
+                    (Some(h), Some(o)) => {
+                        return self.transfer(now, Some(h.id.0), None, Some(o.id.0));
+                    }
+                    _ => {
+                        return Err("say where to: a number, or the call to transfer to \
+                                    (with two calls, the held one goes to the other)"
+                            .into())
+                    }
+                }
+            }
+        };
+        let target = match (to, target_call) {
+            (Some(n), None) => TransferTarget::Number(n),
+            (None, Some(t)) => TransferTarget::Call(t),
+            (Some(_), Some(_)) => return Err("either a number or a call, not both".into()),
+            (None, None) => return Err("say where to".into()),
+        };
+        let cur = self.current.as_mut().ok_or("no configuration")?;
+        cur.ua
+            .transfer(now, id, target)
+            .map_err(|e| e.to_string())?;
+        self.drain(now);
+        self.call(now, id)
+            .ok_or_else(|| "the call ended (transferred)".into())
+    }
+
+    /// `phonectl conference`: mixes two calls (default: the two there are).
+    pub fn conference(&mut self, now: Instant, ids: &[u32]) -> Result<Vec<CallStatus>, String> {
+        let calls = self
+            .current
+            .as_ref()
+            .map(|c| c.ua.calls())
+            .unwrap_or_default();
+        let (a, b) = match ids {
+            [a, b] => (
+                self.pick(Some(*a), Pick::Newest)?,
+                self.pick(Some(*b), Pick::Newest)?,
+            ),
+            [] => {
+                let up: Vec<CallId> = calls
+                    .iter()
+                    .filter(|c| matches!(c.state, CallState::Connected | CallState::Held))
+                    .map(|c| c.id)
+                    .collect();
+                match up[..] {
+                    [a, b] => (a, b),
+                    _ => {
+                        return Err("a conference needs exactly two connected or held calls".into())
+                    }
+                }
+            }
+            _ => return Err("give two calls, or none".into()),
+        };
+        let cur = self.current.as_mut().ok_or("no configuration")?;
+        cur.ua.conference(now, a, b).map_err(|e| e.to_string())?;
+        self.drain(now);
+        Ok([a, b].iter().filter_map(|id| self.call(now, *id)).collect())
+    }
+
     /// Requests the core hands up (the calls took theirs): check-sync NOTIFY, and the
     /// answer that tells the sender what the phone does not do.
     fn answer_request(
@@ -734,14 +913,12 @@ impl Shell {
         request: &Message,
         source: SocketAddr,
     ) {
-        let Some(cur) = &mut self.current else { return };
+        let Some(cur) = &self.current else { return };
+        let trusted = cur.plan.check_sync_any_source || cur.plan.trusted.contains(&source.ip());
         let method = request.method().unwrap_or_default();
         let (code, reason) = match method {
             "NOTIFY" => match check_sync_event(request) {
-                Some(event)
-                    if !cur.plan.check_sync_any_source
-                        && !cur.plan.trusted.contains(&source.ip()) =>
-                {
+                Some(event) if !trusted => {
                     self.events.push_back(ShellEvent::CheckSyncRefused {
                         source,
                         event,
@@ -774,6 +951,7 @@ impl Shell {
                         (200, "OK")
                     }
                 }
+                None if is_message_summary(request) => self.message_summary(request, source),
                 None => (489, "Bad Event"),
             },
             "BYE" | "CANCEL" | "REFER" => (481, "Call/Transaction Does Not Exist"),
@@ -786,13 +964,25 @@ impl Shell {
         let mut response = response_to(request, code, reason, &tag);
         match code {
             405 | 501 => response.push(Name::ALLOW, ALLOW),
-            489 => response.push(Name::ALLOW_EVENTS, "check-sync"),
+            489 => response.push(Name::ALLOW_EVENTS, "check-sync, message-summary"),
             _ => {}
         }
+        let Some(cur) = &mut self.current else { return };
         if let Err(e) = cur.ua.respond(now, tx, response) {
             log::debug!("could not answer {method} from {source}: {e}");
         }
     }
+}
+
+/// Whether a NOTIFY is of the `message-summary` package (RFC 3842).
+fn is_message_summary(request: &Message) -> bool {
+    request.header(&Name::EVENT).is_some_and(|e| {
+        e.split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .eq_ignore_ascii_case("message-summary")
+    })
 }
 
 /// The event package of a check-sync NOTIFY: `check-sync` (also with `;reboot=...`) or
@@ -823,5 +1013,7 @@ fn call_status(c: &CallInfo, connected: Option<Instant>, now: Instant) -> CallSt
         remote_held: c.remote_held,
         local_port: c.local_port,
         connected_for: connected.map_or(0, |t| now.saturating_duration_since(t).as_secs()),
+        conference: c.conference,
+        transferring: c.transferring,
     }
 }

@@ -310,14 +310,13 @@ fn check_sync_only_from_the_proxies_and_other_requests_get_plain_answers() {
     assert_eq!(answers(&mut shell)[0].1, 403);
     assert!(events(&mut shell).is_empty());
 
-    shell.handle_datagram(
-        t0,
-        addr(PROXY),
-        &notify("mwi", "message-summary", "192.0.2.1"),
-    );
+    shell.handle_datagram(t0, addr(PROXY), &notify("pres", "presence", "192.0.2.1"));
     let a = answers(&mut shell);
     assert_eq!(a[0].1, 489);
-    assert_eq!(a[0].2.header(&Name::ALLOW_EVENTS), Some("check-sync"));
+    assert_eq!(
+        a[0].2.header(&Name::ALLOW_EVENTS),
+        Some("check-sync, message-summary")
+    );
 
     let invite = request(&[
         "INVITE sip:1001@192.0.2.20:5060 SIP/2.0",
@@ -466,4 +465,83 @@ fn the_status_says_which_registrar_a_line_uses_and_names_the_backup() {
     shell.apply(t0, plan(true, vec![line(1, "1001")]));
     let status = shell.line(t0, 1).unwrap();
     assert_eq!((status.using.as_str(), status.backup), ("primary", None));
+}
+
+/// A NOTIFY with a body.
+fn notify_with_body(branch: &str, event: &str, from: &str, body: &str) -> Vec<u8> {
+    let mut lines = vec![
+        "NOTIFY sip:1001@192.0.2.20:5060 SIP/2.0".to_string(),
+        format!("Via: SIP/2.0/UDP {from};branch=z9hG4bK{branch}"),
+        "From: <sip:vm@192.0.2.1>;tag=v1".into(),
+        "To: <sip:1001@192.0.2.20>".into(),
+        format!("Call-ID: {branch}@vm"),
+        "CSeq: 1 NOTIFY".into(),
+        "Max-Forwards: 70".into(),
+        format!("Event: {event}"),
+        "Content-Type: application/simple-message-summary".into(),
+    ];
+    lines.push(format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    lines.join("\r\n").into_bytes()
+}
+
+#[test]
+fn message_waiting_lights_the_line_from_the_proxy_only() {
+    let t0 = Instant::now();
+    let mut shell = Shell::new(7);
+    shell.apply(t0, plan(false, vec![line(1, "1001"), line(2, "1002")]));
+    events(&mut shell);
+    let body =
+        "Messages-Waiting: yes\r\nMessage-Account: sip:1002@192.0.2.1\r\nVoice-Message: 3/1\r\n";
+    // From a stranger: refused, nothing lit.
+    let stranger = addr("198.51.100.9:5060");
+    shell.handle_datagram(
+        t0,
+        stranger,
+        &notify_with_body("m0", "message-summary", "198.51.100.9", body),
+    );
+    assert_eq!(answers(&mut shell)[0].1, 403);
+    assert!(shell.lines(t0).iter().all(|l| !l.messages_waiting));
+    // From the proxy: the line of the Message-Account (1002) lights up.
+    shell.handle_datagram(
+        t0,
+        addr(PROXY),
+        &notify_with_body("m1", "message-summary", "192.0.2.1", body),
+    );
+    assert_eq!(answers(&mut shell)[0].1, 200);
+    assert_eq!(events(&mut shell), vec![ShellEvent::Line(2)]);
+    let lines = shell.lines(t0);
+    assert!(!lines[0].messages_waiting);
+    assert!(lines[1].messages_waiting);
+    assert_eq!(
+        lines[1].voice_messages.map(|v| (v.new, v.old)),
+        Some((3, 1))
+    );
+    // It survives a configuration change that rebuilds the user agent.
+    shell.apply(
+        t0,
+        plan(
+            false,
+            vec![line(1, "1001"), line(2, "1002"), line(3, "1003")],
+        ),
+    );
+    assert!(shell.lines(t0)[1].messages_waiting);
+    // Read: the lamp goes out. A body without Messages-Waiting is a 400.
+    shell.handle_datagram(
+        t0,
+        addr(PROXY),
+        &notify_with_body(
+            "m2",
+            "message-summary",
+            "192.0.2.1",
+            "Messages-Waiting: no\r\nMessage-Account: sip:1002@192.0.2.1\r\n",
+        ),
+    );
+    assert_eq!(answers(&mut shell)[0].1, 200);
+    assert!(!shell.lines(t0)[1].messages_waiting);
+    shell.handle_datagram(
+        t0,
+        addr(PROXY),
+        &notify_with_body("m3", "message-summary", "192.0.2.1", "hello"),
+    );
+    assert_eq!(answers(&mut shell)[0].1, 400);
 }

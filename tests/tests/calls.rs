@@ -505,3 +505,69 @@ fn the_phone_and_baresip_call_each_other_through_kamailio_and_hold() {
     bob.wait_event("CALL_CLOSED", WAIT);
     wait_no_calls(&phone);
 }
+
+#[test]
+fn transfers_with_baresip_both_ways() {
+    let kam = Kamailio::start(&[
+        ("1001", "secret1001"),
+        ("bob", "secret-b"),
+        ("carol", "secret-c"),
+    ]);
+    let baresip = |user: &str, password: &str| {
+        Baresip::start(BaresipOptions {
+            password: Some(password.into()),
+            registrar: Some(kam.addr),
+            auto_answer: true,
+            ..BaresipOptions::new(user)
+        })
+    };
+    let bob = baresip("bob", "secret-b");
+    let carol = baresip("carol", "secret-c");
+    let (_root, phone, _) = start_registered_phone(kam.addr.port());
+    registered(&phone);
+
+    // The phone transfers bob to carol (blind): bob is told, calls carol, the phone is out.
+    phonectl_call(&phone, &["dial", "bob"]);
+    bob.wait_event("CALL_ESTABLISHED", WAIT);
+    wait_call_state(&phone, "connected");
+    phonectl_call(&phone, &["transfer", "carol"]);
+    let transfer = bob.wait_event("TRANSFER", WAIT);
+    assert!(
+        transfer["param"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches('<')
+            .starts_with("sip:carol@"),
+        "{transfer}"
+    );
+    carol.wait_event("CALL_ESTABLISHED", WAIT);
+    wait_no_calls(&phone);
+    assert!(phone.log_text().contains("ended: transferred"));
+    bob.hangup();
+    carol.wait_event("CALL_CLOSED", WAIT);
+
+    // bob transfers the phone to carol: the phone accepts the REFER and calls carol.
+    phonectl_call(&phone, &["dial", "bob"]);
+    bob.wait_event("CALL_ESTABLISHED", WAIT);
+    wait_call_state(&phone, "connected");
+    bob.transfer(&carol.aor);
+    let to_carol = wait_for("the phone to call carol", WAIT, || {
+        calls(&phone).into_iter().find(|c| {
+            c["remote_uri"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("sip:carol@")
+                && c["state"] == "connected"
+        })
+    });
+    assert_eq!(to_carol["direction"], "outgoing");
+    assert!(phone.log_text().contains("transfers us to sip:carol@"));
+    // bob leaves once the phone reported success; the phone stays with carol.
+    bob.wait_event("CALL_CLOSED", WAIT);
+    wait_for("bob's call to end at the phone", WAIT, || {
+        (calls(&phone).len() == 1).then_some(())
+    });
+    phone.ok(&["hangup"]);
+    carol.wait_event("CALL_CLOSED", WAIT);
+    wait_no_calls(&phone);
+}

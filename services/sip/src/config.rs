@@ -139,6 +139,9 @@ pub struct Settings {
     /// `nat_address` when `nat_enable` is 1 and the address is valid: advertised in Contact and
     /// Via instead of the phone's own address.
     pub nat_address: Option<String>,
+    /// `nat_received_processing` 1: the `received=` address of a REGISTER's 200 replaces the
+    /// Contact address (the old binding is removed).
+    pub nat_received_processing: bool,
     /// `voip_control_port`: the UDP port of SIP.
     pub control_port: u16,
     pub user_info: UserInfo,
@@ -154,6 +157,7 @@ impl Default for Settings {
             register_expires: 3600,
             invite_expires: 180,
             nat_address: None,
+            nat_received_processing: false,
             control_port: 5060,
             user_info: UserInfo::None,
             user_agent: format!("deskphone/{}", env!("CARGO_PKG_VERSION")),
@@ -179,6 +183,7 @@ impl Settings {
                 .then(|| c.text("nat_address").map(str::to_string))
                 .flatten()
                 .filter(|a| !a.is_empty()),
+            nat_received_processing: c.int("nat_received_processing") == Some(1),
             control_port: c
                 .int("voip_control_port")
                 .and_then(|p| u16::try_from(p).ok())

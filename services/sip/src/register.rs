@@ -165,6 +165,8 @@ pub struct Registration {
     probe_at: Option<Instant>,
     /// The Call-ID of the probe in flight.
     probing: Option<String>,
+    /// The Contact to remove with the next REGISTER (nat_received_processing moved us).
+    stale_contact: Option<String>,
     news: VecDeque<PrimaryNews>,
     request_uri: SipUri,
     call_id: String,
@@ -231,6 +233,7 @@ impl Registration {
             switched: None,
             probe_at: None,
             probing: None,
+            stale_contact: None,
             news: VecDeque::new(),
             request_uri,
             call_id: format!("{call_id}@{}", host_text(local)),
@@ -424,6 +427,11 @@ impl Registration {
         m.push(Name::CSEQ, format!("{} REGISTER", self.cseq));
         m.push(Name::MAX_FORWARDS, "70");
         m.push(Name::CONTACT, format!("<{}>", self.contact_uri()));
+        if let Some(old) = &self.stale_contact {
+            // nat_received_processing: the binding of the address we had is removed in the
+            // same request that adds the new one.
+            m.push(Name::CONTACT, format!("<{old}>;expires=0"));
+        }
         m.push(Name::EXPIRES, expires.to_string());
         m.push(Name::USER_AGENT, self.settings.user_agent.clone());
         self.auth.authorize_request(&mut m.headers);
@@ -643,6 +651,21 @@ impl Registration {
     }
 
     fn registered(&mut self, now: Instant, response: &Message) {
+        self.stale_contact = None;
+        // nat_received_processing: the registrar saw us at another address (a NAT): that
+        // address goes in Contact from now on, and the old binding is removed at once.
+        if self.settings.nat_received_processing {
+            let received = response
+                .top_via()
+                .and_then(|v| v.params.get_val("received").map(|r| r.to_string()))
+                .filter(|r| r.parse::<std::net::IpAddr>().is_ok());
+            if let Some(received) = received.filter(|r| *r != self.contact_host) {
+                self.stale_contact = Some(self.contact_uri());
+                self.contact_host = received;
+                self.send(Purpose::Register);
+                return;
+            }
+        }
         let granted = self.granted_expiry(response);
         if granted == 0 {
             self.failed(

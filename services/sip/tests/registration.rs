@@ -517,3 +517,55 @@ fn unregister_sends_expires_zero_and_stops_refreshing() {
     let sent = drain(&mut ua, 10_000_000);
     assert_eq!(parse(&sent[0].1).header(&Name::EXPIRES), Some("3600"));
 }
+
+/// A 200 to `reg` whose Via says the registrar saw the phone at `received`.
+fn ok_received(reg: &Message, received: &str) -> Vec<u8> {
+    let text = String::from_utf8(reply(reg, 200, "OK", "r", &["Expires: 3600"])).unwrap();
+    let via = reg.vias()[0].to_string();
+    text.replacen(&via, &format!("{via};received={received}"), 1)
+        .into_bytes()
+}
+
+#[test]
+fn nat_received_processing_moves_the_contact_and_removes_the_old_binding() {
+    let cnf =
+        format!("{BASE}nat_enable: 1\nnat_address: \"198.51.100.1\"\nnat_received_processing: 1\n");
+    let mut ua = ua_from(&cnf);
+    let clock = Clock::new();
+    let reg = start(&mut ua, clock);
+    assert_eq!(
+        reg.header(&Name::CONTACT),
+        Some("<sip:1001@198.51.100.1:5060>")
+    );
+    let sent = answer(&mut ua, clock, 10, &ok_received(&reg, "203.0.113.5"));
+    assert_eq!(sent.len(), 1, "one REGISTER moves the binding");
+    let contacts: Vec<&str> = sent[0].header_values(&Name::CONTACT).collect();
+    assert_eq!(
+        contacts,
+        [
+            "<sip:1001@203.0.113.5:5060>",
+            "<sip:1001@198.51.100.1:5060>;expires=0"
+        ]
+    );
+    assert!(!states(&mut ua)
+        .iter()
+        .any(|s| matches!(s, RegState::Registered { .. })));
+    // Registered at the new address; the next refresh names only it.
+    let sent2 = answer(&mut ua, clock, 20, &ok_received(&sent[0], "203.0.113.5"));
+    assert!(sent2.is_empty());
+    assert!(matches!(
+        states(&mut ua).last(),
+        Some(RegState::Registered { .. })
+    ));
+
+    // Off (the default): received= changes nothing.
+    let mut ua = ua_from(&format!(
+        "{BASE}nat_enable: 1\nnat_address: \"198.51.100.1\"\n"
+    ));
+    let reg = start(&mut ua, clock);
+    assert!(answer(&mut ua, clock, 10, &ok_received(&reg, "203.0.113.5")).is_empty());
+    assert!(matches!(
+        states(&mut ua).last(),
+        Some(RegState::Registered { .. })
+    ));
+}

@@ -332,6 +332,22 @@ impl Sipp {
         s
     }
 
+    /// Waits for SIPp to finish its scenario; its exit status, or `None` if it is still
+    /// running after `timeout` (it is then stopped).
+    pub fn try_wait(&mut self, timeout: Duration) -> Option<i32> {
+        let guard = self.child.as_mut()?;
+        let end = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < end {
+            if let Ok(Some(status)) = guard.0.try_wait() {
+                self.child = None;
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.child = None;
+        None
+    }
+
     /// Waits for SIPp to finish its scenario; its exit status (0: every call succeeded).
     pub fn wait(&mut self, timeout: Duration) -> Option<i32> {
         let guard = self.child.as_mut()?;

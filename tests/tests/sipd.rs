@@ -743,3 +743,84 @@ fn without_sipd_the_status_has_no_lines_and_says_so() {
     assert!(text.status.success());
     assert!(String::from_utf8_lossy(&text.stdout).contains("sipd is not running"));
 }
+
+/// A PBX sending check-sync that answers the phone's digest challenge with `password`,
+/// expecting `status` in the end.
+fn authenticated_check_sync(password: &str, status: u16) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="check-sync with digest">
+  <send retrans="500"><![CDATA[
+NOTIFY sip:1001@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:pbx@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:1001@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 NOTIFY
+Max-Forwards: 70
+Event: check-sync
+Content-Length: 0
+
+]]></send>
+  <recv response="401" auth="true"/>
+  <send retrans="500"><![CDATA[
+NOTIFY sip:1001@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:pbx@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:1001@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 2 NOTIFY
+Max-Forwards: 70
+Event: check-sync
+[authentication username=1001 password={password}]
+Content-Length: 0
+
+]]></send>
+  <recv response="{status}"/>
+</scenario>
+"#
+    )
+}
+
+#[test]
+fn check_sync_auth_asks_for_a_lines_digest_credentials() {
+    let kam = Kamailio::start(&[("1001", "secret1001"), ("1002", "secret1002")]);
+    let (_root, _tftp, phone, sip_port) =
+        start_phone(&sample_tree(kam.addr, "check_sync_auth: \"1\"\n"));
+    wait_registered(&phone, &[1, 2]);
+    let sipd = format!("127.0.0.1:{sip_port}");
+    let requested = |p: &Phone| p.status()["resync"]["state"] == "waiting_for_idle_phone";
+
+    // Without credentials: only a challenge, provd is not asked.
+    let mut bare = Sipp::start_on("127.0.0.1", &check_sync_scenario(401), &[&sipd]);
+    assert_eq!(bare.wait(Duration::from_secs(20)), Some(0), "401 expected");
+    // A wrong password: refused.
+    let mut wrong = Sipp::start_on(
+        "127.0.0.1",
+        &authenticated_check_sync("guess", 403),
+        &[&sipd],
+    );
+    assert_eq!(wrong.wait(Duration::from_secs(20)), Some(0), "403 expected");
+    assert!(!requested(&phone));
+    wait_for("sipd to log the refusal", Duration::from_secs(5), || {
+        phone
+            .log_text()
+            .contains("check-sync credentials refused: wrong password for 1001")
+            .then_some(())
+    });
+    // Line 1's credentials, computed by SIPp: taken and handed to provd.
+    let mut good = Sipp::start_on(
+        "127.0.0.1",
+        &authenticated_check_sync("secret1001", 200),
+        &[&sipd],
+    );
+    assert_eq!(good.wait(Duration::from_secs(20)), Some(0), "200 expected");
+    wait_for(
+        "provd to start the check-sync",
+        Duration::from_secs(10),
+        || requested(&phone).then_some(()),
+    );
+    assert!(phone
+        .log_text()
+        .contains("check-sync authenticated as 1001"));
+}

@@ -680,6 +680,16 @@ fn build() -> Vec<ParamDef> {
     );
     // Not in the guide: the old phone took check-sync from anyone; deskphone takes it only
     // from its configured proxies unless this is 1.
+    // Not in the guide either: a check-sync must also carry a line's digest credentials.
+    t.push(
+        row(
+            "check_sync_auth",
+            Kind::Flag,
+            "deskphone",
+            "challenge a check-sync NOTIFY with digest (a line's authname and password)",
+        )
+        .int(0),
+    );
     t.push(
         row(
             "check_sync_any_source",

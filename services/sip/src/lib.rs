@@ -29,6 +29,7 @@
 //!   `call_waiting`, `anonymous_call_block`), `callerid_blocking` and `remote_party_id`.
 //! - [`transfer`]: blind, attended and semi-attended transfer (REFER, Replaces), being
 //!   transferred, and the local three-way conference with `cnf_join_enable`.
+//! - [`challenge`]: digest challenges the phone itself issues (check-sync authentication).
 //! - [`mwi`]: the `message-summary` body of message-waiting NOTIFYs (RFC 3842).
 //! - [`ua`]: the [`UserAgent`] that wires transactions, registrations and calls together and
 //!   answers OPTIONS.
@@ -105,6 +106,7 @@
 //! most [`call::MAX_CALLS`] calls (past that, new INVITEs get 486).
 
 pub mod call;
+pub mod challenge;
 pub mod check;
 pub mod config;
 pub mod message;

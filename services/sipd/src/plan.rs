@@ -44,6 +44,8 @@ pub struct Wanted {
     pub trusted: Vec<Target>,
     /// `check_sync_any_source` 1: a check-sync is taken from any address.
     pub check_sync_any_source: bool,
+    /// `check_sync_auth` 1: a check-sync must carry a line's digest credentials.
+    pub check_sync_auth: bool,
     /// Codecs, media ports, call policies. The media address is empty until [`resolve`]
     /// knows the local address (unless `nat_address` gave it), the outbound proxy unset.
     pub calls: CallSettings,
@@ -103,6 +105,7 @@ pub fn wanted(c: &Config) -> Wanted {
         backup,
         trusted,
         check_sync_any_source: c.int("check_sync_any_source") == Some(1),
+        check_sync_auth: c.int("check_sync_auth") == Some(1),
         calls: CallSettings::from_config(c, "", None),
     }
 }
@@ -166,6 +169,8 @@ pub struct Plan {
     pub trusted: Vec<IpAddr>,
     /// ... or any address (`check_sync_any_source`).
     pub check_sync_any_source: bool,
+    /// A check-sync must authenticate (`check_sync_auth`).
+    pub check_sync_auth: bool,
     /// What calls use; may change without touching the registrations.
     pub calls: CallSettings,
 }
@@ -265,6 +270,7 @@ pub async fn resolve(wanted: &Wanted, bind: IpAddr, sip_port: u16) -> Plan {
         lines,
         trusted,
         check_sync_any_source: wanted.check_sync_any_source,
+        check_sync_auth: wanted.check_sync_auth,
         calls,
     }
 }
@@ -392,6 +398,7 @@ mod tests {
             lines: vec![line.clone()],
             trusted: vec![],
             check_sync_any_source: false,
+            check_sync_auth: false,
             calls: CallSettings::from_config(&c, "10.0.0.20", None),
         };
         let mut b = a.clone();

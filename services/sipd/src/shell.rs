@@ -16,6 +16,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use deskphone_ipc::sipd::{CallStatus, LineStatus, VoiceMessages};
+use deskphone_sip::challenge::{Challenger, Refusal};
 use deskphone_sip::mwi::{parse_message_summary, MessageSummary};
 use deskphone_sip::ua::ALLOW;
 use deskphone_sip::TransferTarget;
@@ -121,6 +122,8 @@ pub struct Shell {
     check_syncs: VecDeque<Instant>,
     /// The last message-summary per line; kept across configuration changes.
     mwi: BTreeMap<u8, MessageSummary>,
+    /// Digest challenges for check-sync (`check_sync_auth`), per realm.
+    challenger: Option<(String, Challenger)>,
 }
 
 const NOT_REGISTERING: &str = "proxy_register is 0";
@@ -147,6 +150,7 @@ impl Shell {
             busy: false,
             check_syncs: VecDeque::new(),
             mwi: BTreeMap::new(),
+            challenger: None,
         }
     }
 
@@ -904,6 +908,64 @@ impl Shell {
         Ok([a, b].iter().filter_map(|id| self.call(now, *id)).collect())
     }
 
+    /// With `check_sync_auth` 1, whether a check-sync fails digest authentication with the
+    /// lines' credentials (realm: `proxy1_address`); `challenge` is then set when it should be
+    /// asked again (no or stale credentials) and left empty when they were wrong.
+    fn check_sync_auth_fails(
+        &mut self,
+        now: Instant,
+        request: &Message,
+        challenge: &mut Option<String>,
+    ) -> bool {
+        let Some(cur) = &self.current else {
+            return false;
+        };
+        if !cur.plan.check_sync_auth {
+            return false;
+        }
+        let realm = cur
+            .plan
+            .lines
+            .first()
+            .map(|l| l.settings.proxy.clone())
+            .unwrap_or_default();
+        let users: Vec<(String, String)> = cur
+            .plan
+            .lines
+            .iter()
+            .filter_map(|l| {
+                let s = &l.settings;
+                let user = s.authname.clone().unwrap_or_else(|| s.name.clone());
+                s.password.clone().map(|p| (user, p))
+            })
+            .collect();
+        let challenger = match &mut self.challenger {
+            Some(c) if c.0 == realm => &mut c.1,
+            slot => {
+                *slot = Some((realm.clone(), Challenger::new(realm, self.rng.u64(..))));
+                &mut slot.as_mut().expect("just set").1
+            }
+        };
+        match challenger.verify(now, "NOTIFY", request.header(&Name::AUTHORIZATION), &users) {
+            Ok(user) => {
+                log::info!("check-sync authenticated as {user}");
+                false
+            }
+            Err(Refusal::Missing) => {
+                *challenge = Some(challenger.challenge(now, false));
+                true
+            }
+            Err(Refusal::Stale) => {
+                *challenge = Some(challenger.challenge(now, true));
+                true
+            }
+            Err(Refusal::Wrong(why)) => {
+                log::warn!("check-sync credentials refused: {why}");
+                true
+            }
+        }
+    }
+
     /// Requests the core hands up (the calls took theirs): check-sync NOTIFY, and the
     /// answer that tells the sender what the phone does not do.
     fn answer_request(
@@ -916,6 +978,7 @@ impl Shell {
         let Some(cur) = &self.current else { return };
         let trusted = cur.plan.check_sync_any_source || cur.plan.trusted.contains(&source.ip());
         let method = request.method().unwrap_or_default();
+        let mut authenticate = None;
         let (code, reason) = match method {
             "NOTIFY" => match check_sync_event(request) {
                 Some(event) if !trusted => {
@@ -925,6 +988,19 @@ impl Shell {
                         why: "not a configured proxy".into(),
                     });
                     (403, "Forbidden")
+                }
+                Some(event) if self.check_sync_auth_fails(now, request, &mut authenticate) => {
+                    match &authenticate {
+                        Some(_) => (401, "Unauthorized"),
+                        None => {
+                            self.events.push_back(ShellEvent::CheckSyncRefused {
+                                source,
+                                event,
+                                why: "wrong credentials".into(),
+                            });
+                            (403, "Forbidden")
+                        }
+                    }
                 }
                 Some(event) => {
                     while self
@@ -966,6 +1042,9 @@ impl Shell {
             405 | 501 => response.push(Name::ALLOW, ALLOW),
             489 => response.push(Name::ALLOW_EVENTS, "check-sync, message-summary"),
             _ => {}
+        }
+        if let Some(challenge) = authenticate {
+            response.push(Name::WWW_AUTHENTICATE, challenge);
         }
         let Some(cur) = &mut self.current else { return };
         if let Err(e) = cur.ua.respond(now, tx, response) {

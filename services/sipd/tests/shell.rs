@@ -44,6 +44,7 @@ fn plan(register: bool, lines: Vec<PlannedLine>) -> Plan {
         lines,
         trusted: vec![IpAddr::from([192, 0, 2, 1])],
         check_sync_any_source: false,
+        check_sync_auth: false,
         calls: CallSettings::from_config(
             &deskphone_config::Config::new(deskphone_config::Mac([0; 6])),
             "192.0.2.20",

@@ -284,10 +284,100 @@ impl Phone {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// sipd's process id (the simulator runs it with `--runtime RUNTIME`).
+    pub fn sipd_pid(&self) -> u32 {
+        let runtime = self.runtime.to_string_lossy().into_owned();
+        wait_for("sipd to run", Duration::from_secs(10), || {
+            processes_mentioning(&runtime).into_iter().find(|pid| {
+                std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .map(|c| {
+                        let argv0 = c.split(|b| *b == 0).next().unwrap_or_default().to_vec();
+                        String::from_utf8_lossy(&argv0).ends_with("/sipd")
+                    })
+                    .unwrap_or(false)
+            })
+        })
+    }
+
     /// Number of boots the simulator has logged (a reboot restarts the services).
     pub fn boots(&self) -> usize {
         1 + self.log_text().matches("phone rebooting").count()
     }
+}
+
+/// A phone under `deskphone-sim` provisioned from `files` (name, text) served by a real
+/// tftpd-hpa, its SIP socket on 127.0.0.1 and a free port: what the SIP tests start.
+pub struct SimPhone {
+    pub phone: Phone,
+    pub sip_port: u16,
+    pub tftp: TftpServer,
+    _root: tempfile::TempDir,
+}
+
+impl SimPhone {
+    pub fn start(mac: &str, files: &[(&str, &str)]) -> SimPhone {
+        let (root, tftp) = serve_tree(files);
+        let sip_port = free_udp_port("127.0.0.1");
+        let server = tftp.addr.to_string();
+        let port = sip_port.to_string();
+        let mut phone = Phone::new(
+            mac,
+            &[
+                "--tftp",
+                &server,
+                "--sip-port",
+                &port,
+                "--sip-bind",
+                "127.0.0.1",
+            ],
+        );
+        phone.start();
+        SimPhone {
+            phone,
+            sip_port,
+            tftp,
+            _root: root,
+        }
+    }
+
+    /// `lines` of `phonectl status --json` (empty if absent).
+    pub fn lines(&self) -> Vec<Value> {
+        self.phone.status()["lines"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// `calls` of `phonectl status --json` (empty if absent).
+    pub fn calls(&self) -> Vec<Value> {
+        self.phone.status()["calls"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+impl std::ops::Deref for SimPhone {
+    type Target = Phone;
+    fn deref(&self) -> &Phone {
+        &self.phone
+    }
+}
+
+impl std::ops::DerefMut for SimPhone {
+    fn deref_mut(&mut self) -> &mut Phone {
+        &mut self.phone
+    }
+}
+
+/// Resident memory of a process, KiB.
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
 }
 
 impl Drop for Phone {

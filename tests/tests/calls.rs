@@ -10,20 +10,20 @@ use std::time::{Duration, Instant};
 
 use deskphone_e2e::baresip::{Baresip, BaresipOptions};
 use deskphone_e2e::sip::{Kamailio, Sipp};
-use deskphone_e2e::{free_udp_port, serve_tree, wait_for, Phone};
+use deskphone_e2e::{free_udp_port, wait_for, Phone, SimPhone};
 use serde_json::Value;
 
 const MAC: &str = "525400123456";
 
 /// A phone whose line 1 (1001) uses `proxy_port` on 127.0.0.1 as its proxy, not registering
 /// (SIPp plays the far end, not a registrar), with `extra` configuration.
-fn start_phone(proxy_port: u16, extra: &str) -> (tempfile::TempDir, Phone, u16) {
+fn start_phone(proxy_port: u16, extra: &str) -> SimPhone {
     start_phone_with(proxy_port, "proxy_register: \"0\"\n", extra)
 }
 
 /// The same phone registering line 1 as 1001 (password `secret1001`) with the registrar at
 /// `proxy_port`.
-fn start_registered_phone(proxy_port: u16) -> (tempfile::TempDir, Phone, u16) {
+fn start_registered_phone(proxy_port: u16) -> SimPhone {
     start_phone_with(
         proxy_port,
         "proxy_register: \"1\"\nline1_authname: \"1001\"\nline1_password: \"secret1001\"\n",
@@ -31,45 +31,24 @@ fn start_registered_phone(proxy_port: u16) -> (tempfile::TempDir, Phone, u16) {
     )
 }
 
-fn start_phone_with(
-    proxy_port: u16,
-    register: &str,
-    extra: &str,
-) -> (tempfile::TempDir, Phone, u16) {
+fn start_phone_with(proxy_port: u16, register: &str, extra: &str) -> SimPhone {
     let default = format!(
         "proxy1_address: \"127.0.0.1\"\nproxy1_port: \"{proxy_port}\"\n{register}\
          start_media_port: \"20000\"\nend_media_port: \"20100\"\n{extra}"
     );
     let specific = "line1_name: \"1001\"\nline1_displayname: \"Reception\"\n";
     let specific_name = format!("SIP{MAC}.cnf");
-    let (root, server) = serve_tree(&[
-        ("SIPDefault.cnf", default.as_str()),
-        (specific_name.as_str(), specific),
-    ]);
-    let sip_port = free_udp_port("127.0.0.1");
-    let tftp = server.addr.to_string();
-    let port = sip_port.to_string();
-    let mut phone = Phone::new(
+    let phone = SimPhone::start(
         MAC,
         &[
-            "--tftp",
-            &tftp,
-            "--sip-port",
-            &port,
-            "--sip-bind",
-            "127.0.0.1",
+            ("SIPDefault.cnf", default.as_str()),
+            (specific_name.as_str(), specific),
         ],
     );
-    phone.start();
-    // The TFTP server is only needed for provisioning.
-    drop(server);
     wait_for("sipd to run", Duration::from_secs(20), || {
-        (phone.status()["lines"]
-            .as_array()
-            .is_some_and(|l| !l.is_empty()))
-        .then_some(())
+        (!phone.lines().is_empty()).then_some(())
     });
-    (root, phone, sip_port)
+    phone
 }
 
 fn calls(p: &Phone) -> Vec<Value> {
@@ -294,7 +273,7 @@ fn received(sipp: &Sipp, start: &str) -> Vec<deskphone_e2e::sip::SippMessage> {
 #[test]
 fn the_phone_calls_sipp_which_answers_and_the_phone_hangs_up() {
     let mut sipp = Sipp::start(&answering_scenario());
-    let (_root, phone, _) = start_phone(sipp.addr.port(), "");
+    let phone = start_phone(sipp.addr.port(), "");
     let dialled = Instant::now();
     let call = phonectl_call(&phone, &["dial", "2000"]);
     assert_eq!(call["line"], 1);
@@ -355,7 +334,7 @@ fn the_phone_calls_sipp_which_answers_and_the_phone_hangs_up() {
 #[test]
 fn the_phone_cancels_a_call_that_still_rings() {
     let mut sipp = Sipp::start(RINGING_SCENARIO);
-    let (_root, phone, _) = start_phone(sipp.addr.port(), "");
+    let phone = start_phone(sipp.addr.port(), "");
     phonectl_call(&phone, &["dial", "2000"]);
     wait_call_state(&phone, "ringback");
     phone.ok(&["hangup"]);
@@ -379,7 +358,8 @@ fn the_phone_cancels_a_call_that_still_rings() {
 #[test]
 fn sipp_calls_the_phone_which_rings_until_answered() {
     let dummy = free_udp_port("127.0.0.1");
-    let (_root, phone, sip_port) = start_phone(dummy, "");
+    let phone = start_phone(dummy, "");
+    let sip_port = phone.sip_port;
     let target = format!("127.0.0.1:{sip_port}");
     let mut sipp = Sipp::start_on("127.0.0.1", &calling_scenario("answer"), &[&target]);
     let ringing = wait_call_state(&phone, "ringing");
@@ -415,7 +395,8 @@ fn sipp_calls_the_phone_which_rings_until_answered() {
 #[test]
 fn a_declined_call_gets_603_and_dnd_gets_480() {
     let dummy = free_udp_port("127.0.0.1");
-    let (_root, phone, sip_port) = start_phone(dummy, "");
+    let phone = start_phone(dummy, "");
+    let sip_port = phone.sip_port;
     let target = format!("127.0.0.1:{sip_port}");
     let mut sipp = Sipp::start_on("127.0.0.1", &calling_scenario("603"), &[&target]);
     wait_call_state(&phone, "ringing");
@@ -424,7 +405,8 @@ fn a_declined_call_gets_603_and_dnd_gets_480() {
     wait_no_calls(&phone);
     drop(phone);
 
-    let (_root, phone, sip_port) = start_phone(dummy, "dnd_control: \"1\"\n");
+    let phone = start_phone(dummy, "dnd_control: \"1\"\n");
+    let sip_port = phone.sip_port;
     let target = format!("127.0.0.1:{sip_port}");
     let mut sipp = Sipp::start_on("127.0.0.1", &calling_scenario("480"), &[&target]);
     assert_eq!(sipp.wait(Duration::from_secs(20)), Some(0), "480 for DND");
@@ -453,7 +435,7 @@ fn the_phone_and_baresip_call_each_other_through_kamailio_and_hold() {
         auto_answer: true,
         ..BaresipOptions::new("bob")
     });
-    let (_root, phone, _) = start_registered_phone(kam.addr.port());
+    let phone = start_registered_phone(kam.addr.port());
     registered(&phone);
 
     // The phone calls bob by name: Kamailio finds bob's binding and relays, record-routing.
@@ -523,7 +505,7 @@ fn transfers_with_baresip_both_ways() {
     };
     let bob = baresip("bob", "secret-b");
     let carol = baresip("carol", "secret-c");
-    let (_root, phone, _) = start_registered_phone(kam.addr.port());
+    let phone = start_registered_phone(kam.addr.port());
     registered(&phone);
 
     // The phone transfers bob to carol (blind): bob is told, calls carol, the phone is out.

@@ -12,7 +12,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use deskphone_e2e::sip::{Kamailio, Sipp};
-use deskphone_e2e::{free_udp_port, serve_tree, wait_for, Phone};
+use deskphone_e2e::{wait_for, Phone, SimPhone};
 use serde_json::Value;
 
 const MAC: &str = "525400123456";
@@ -26,29 +26,12 @@ const SILENT_REGISTRAR: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
 </scenario>
 "#;
 
-fn start_phone(
-    files: &[(String, String)],
-) -> (tempfile::TempDir, deskphone_e2e::TftpServer, Phone) {
+fn start_phone(files: &[(String, String)]) -> SimPhone {
     let refs: Vec<(&str, &str)> = files
         .iter()
         .map(|(n, t)| (n.as_str(), t.as_str()))
         .collect();
-    let (root, server) = serve_tree(&refs);
-    let sip_port = free_udp_port("127.0.0.1").to_string();
-    let tftp = server.addr.to_string();
-    let mut phone = Phone::new(
-        MAC,
-        &[
-            "--tftp",
-            &tftp,
-            "--sip-port",
-            &sip_port,
-            "--sip-bind",
-            "127.0.0.1",
-        ],
-    );
-    phone.start();
-    (root, server, phone)
+    SimPhone::start(MAC, &refs)
 }
 
 fn line1(p: &Phone) -> Value {
@@ -140,7 +123,7 @@ fn a_silent_primary_sends_the_line_to_the_backup_and_it_returns_when_the_primary
                 .to_string(),
         ),
     ];
-    let (_root, _tftp, phone) = start_phone(&files);
+    let phone = start_phone(&files);
 
     // 1. The primary is silent: the line registers with the backup.
     let l = wait_for(

@@ -21,7 +21,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use deskphone_e2e::sip::{Kamailio, Sipp};
-use deskphone_e2e::{free_udp_port, processes_mentioning, serve_tree, wait_for, Phone};
+use deskphone_e2e::{rss_kib, wait_for, Phone, SimPhone};
 use serde_json::Value;
 
 const MAC: &str = "525400123456";
@@ -46,13 +46,7 @@ fn users() -> Vec<(String, String)> {
 
 /// Kamailio with 1001..1006 and a phone registering its six lines there for
 /// `timer_register_expires` 60 s.
-fn six_line_phone() -> (
-    Kamailio,
-    tempfile::TempDir,
-    deskphone_e2e::TftpServer,
-    Phone,
-    u16,
-) {
+fn six_line_phone() -> (Kamailio, SimPhone) {
     let users = users();
     let refs: Vec<(&str, &str)> = users
         .iter()
@@ -72,30 +66,18 @@ fn six_line_phone() -> (
         ));
     }
     let specific_name = format!("SIP{MAC}.cnf");
-    let (root, server) = serve_tree(&[
-        ("SIPDefault.cnf", default.as_str()),
-        (specific_name.as_str(), specific.as_str()),
-    ]);
-    let sip_port = free_udp_port("127.0.0.1");
-    let tftp = server.addr.to_string();
-    let port = sip_port.to_string();
-    let mut phone = Phone::new(
+    let phone = SimPhone::start(
         MAC,
         &[
-            "--tftp",
-            &tftp,
-            "--sip-port",
-            &port,
-            "--sip-bind",
-            "127.0.0.1",
+            ("SIPDefault.cnf", default.as_str()),
+            (specific_name.as_str(), specific.as_str()),
         ],
     );
-    phone.start();
     wait_for("six registered lines", Duration::from_secs(30), || {
-        let ls = lines(&phone);
+        let ls = phone.lines();
         (ls.len() == 6 && ls.iter().all(|l| l["registered"] == true)).then_some(())
     });
-    (kam, root, server, phone, sip_port)
+    (kam, phone)
 }
 
 fn lines(p: &Phone) -> Vec<Value> {
@@ -104,30 +86,6 @@ fn lines(p: &Phone) -> Vec<Value> {
 
 fn calls(p: &Phone) -> Vec<Value> {
     p.status()["calls"].as_array().cloned().unwrap_or_default()
-}
-
-/// sipd's process id (the simulator runs it with `--runtime RUNTIME`).
-fn sipd_pid(p: &Phone) -> u32 {
-    let runtime = p.runtime.to_string_lossy().into_owned();
-    wait_for("sipd to run", Duration::from_secs(10), || {
-        processes_mentioning(&runtime).into_iter().find(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .map(|c| {
-                    let argv0 = c.split(|b| *b == 0).next().unwrap_or_default().to_vec();
-                    String::from_utf8_lossy(&argv0).ends_with("/sipd")
-                })
-                .unwrap_or(false)
-        })
-    })
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("sipd's status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS")
 }
 
 /// Polls `f` until it gives `Some` or `timeout` passes (`None`: the caller reports it).
@@ -600,9 +558,10 @@ fn accepted_since(kam: &Kamailio, since: f64) -> BTreeMap<String, Vec<f64>> {
 #[test]
 fn a_flood_does_not_stop_refreshes_or_a_real_call_ringing() {
     let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
-    let (kam, _root, _tftp, phone, sip_port) = six_line_phone();
+    let (kam, phone) = six_line_phone();
+    let sip_port = phone.sip_port;
     let sipd: SocketAddr = format!("127.0.0.1:{sip_port}").parse().unwrap();
-    let pid = sipd_pid(&phone);
+    let pid = phone.sipd_pid();
     // The last REGISTER of the first registration: the refreshes come 30 s after it.
     let registered_at = kam
         .registers()
@@ -753,8 +712,9 @@ fn a_flood_does_not_stop_refreshes_or_a_real_call_ringing() {
 #[test]
 fn memory_with_six_lines_registered_idle_and_with_four_calls() {
     let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
-    let (_kam, _root, _tftp, phone, sip_port) = six_line_phone();
-    let pid = sipd_pid(&phone);
+    let (_kam, phone) = six_line_phone();
+    let sip_port = phone.sip_port;
+    let pid = phone.sipd_pid();
     // Settled: the registration's transactions are still around for a while; the figure
     // is what a phone sitting there costs.
     std::thread::sleep(Duration::from_secs(1));

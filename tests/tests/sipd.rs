@@ -9,9 +9,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use deskphone_e2e::sip::{check_sync_scenario, Kamailio, Sipp};
-use deskphone_e2e::{
-    bin_dir, free_udp_port, processes_mentioning, serve_tree, wait_for, workspace, Guard, Phone,
-};
+use deskphone_e2e::{bin_dir, rss_kib, wait_for, workspace, Guard, Phone, SimPhone};
 use serde_json::Value;
 
 const MAC: &str = "525400123456";
@@ -41,30 +39,12 @@ fn sample_tree(registrar: SocketAddr, extra: &str) -> Vec<(String, String)> {
     files
 }
 
-fn start_phone(
-    files: &[(String, String)],
-) -> (tempfile::TempDir, deskphone_e2e::TftpServer, Phone, u16) {
+fn start_phone(files: &[(String, String)]) -> SimPhone {
     let refs: Vec<(&str, &str)> = files
         .iter()
         .map(|(n, t)| (n.as_str(), t.as_str()))
         .collect();
-    let (root, server) = serve_tree(&refs);
-    let sip_port = free_udp_port("127.0.0.1");
-    let tftp = server.addr.to_string();
-    let port = sip_port.to_string();
-    let mut phone = Phone::new(
-        MAC,
-        &[
-            "--tftp",
-            &tftp,
-            "--sip-port",
-            &port,
-            "--sip-bind",
-            "127.0.0.1",
-        ],
-    );
-    phone.start();
-    (root, server, phone, sip_port)
+    SimPhone::start(MAC, &refs)
 }
 
 /// `lines` of `phonectl status --json` (empty if absent).
@@ -96,30 +76,6 @@ fn wait_registered(p: &Phone, numbers: &[u64]) {
     );
 }
 
-/// sipd's process id (the simulator runs it with `--runtime RUNTIME`).
-fn sipd_pid(p: &Phone) -> u32 {
-    let runtime = p.runtime.to_string_lossy().into_owned();
-    wait_for("sipd to run", Duration::from_secs(10), || {
-        processes_mentioning(&runtime).into_iter().find(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .map(|c| {
-                    let argv0 = c.split(|b| *b == 0).next().unwrap_or_default().to_vec();
-                    String::from_utf8_lossy(&argv0).ends_with("/sipd")
-                })
-                .unwrap_or(false)
-        })
-    })
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS")
-}
-
 /// A number sipd logged as "`what` N ms after start".
 fn logged_ms(p: &Phone, what: &str) -> Option<u64> {
     let log = p.log_text();
@@ -130,7 +86,7 @@ fn logged_ms(p: &Phone, what: &str) -> Option<u64> {
 #[test]
 fn the_sample_tree_registers_both_lines_with_digest_authentication() {
     let kam = Kamailio::start(&[("1001", "secret1001"), ("1002", "secret1002")]);
-    let (_root, _tftp, mut phone, sip_port) = start_phone(&sample_tree(kam.addr, ""));
+    let mut phone = start_phone(&sample_tree(kam.addr, ""));
     wait_registered(&phone, &[1, 2]);
 
     let ls = lines(&phone);
@@ -151,7 +107,10 @@ fn the_sample_tree_registers_both_lines_with_digest_authentication() {
             .iter()
             .find(|c| c.aor == user)
             .unwrap_or_else(|| panic!("no binding for {user}: {contacts:?}"));
-        assert_eq!(c.address, format!("sip:{user}@127.0.0.1:{sip_port}"));
+        assert_eq!(
+            c.address,
+            format!("sip:{user}@127.0.0.1:{}", phone.sip_port)
+        );
         assert!(c.expires.is_some_and(|e| e > 3500), "{c:?}");
     }
     // Digest: challenged without credentials first, registered with them.
@@ -186,7 +145,7 @@ fn the_sample_tree_registers_both_lines_with_digest_authentication() {
     eprintln!(
         "figures: sipd start -> first REGISTER sent {sent:?} ms, -> first line registered \
          {registered:?} ms (debug build); sipd RSS {} KiB with 2 lines",
-        rss_kib(sipd_pid(&phone))
+        rss_kib(phone.sipd_pid())
     );
     assert!(
         sent.is_some() && registered.is_some(),
@@ -210,7 +169,7 @@ fn a_wrong_password_is_said_plainly_and_retried_with_back_off() {
             *text = text.replace("secret1001", "wrong-password");
         }
     }
-    let (_root, _tftp, phone, _) = start_phone(&files);
+    let phone = start_phone(&files);
     wait_registered(&phone, &[2]);
     let first = wait_for("line 1 to fail", Duration::from_secs(20), || {
         let l = line(&phone, 1);
@@ -264,10 +223,10 @@ fn a_wrong_password_is_said_plainly_and_retried_with_back_off() {
 #[test]
 fn proxy_register_zero_unregisters_and_one_registers_again() {
     let kam = Kamailio::start(&[("1001", "secret1001"), ("1002", "secret1002")]);
-    let (_root, _tftp, phone, _) = start_phone(&sample_tree(kam.addr, ""));
+    let phone = start_phone(&sample_tree(kam.addr, ""));
     wait_registered(&phone, &[1, 2]);
     assert_eq!(kam.registered_users(), vec!["1001", "1002"]);
-    let pid = sipd_pid(&phone);
+    let pid = phone.sipd_pid();
     let registered_rss = rss_kib(pid);
 
     phone.ok(&["set", "proxy_register", "0", "--password", "cisco"]);
@@ -337,11 +296,11 @@ fn six_lines_register_and_memory_stays_small() {
         ),
         (format!("SIP{MAC}.cnf"), phone_file),
     ];
-    let (_root, _tftp, phone, _) = start_phone(&files);
+    let phone = start_phone(&files);
     wait_for("six unregistered lines", Duration::from_secs(10), || {
         (lines(&phone).len() == 6).then_some(())
     });
-    let pid = sipd_pid(&phone);
+    let pid = phone.sipd_pid();
     let idle = rss_kib(pid);
     phone.ok(&["set", "proxy_register", "1", "--password", "cisco"]);
     wait_registered(&phone, &[1, 2, 3, 4, 5, 6]);
@@ -516,9 +475,9 @@ fn exchange(
 #[test]
 fn every_rfc4475_message_is_answered_and_sipd_stays_registered() {
     let kam = Kamailio::start(&[("1001", "secret1001"), ("1002", "secret1002")]);
-    let (_root, _tftp, phone, sip_port) = start_phone(&sample_tree(kam.addr, ""));
+    let phone = start_phone(&sample_tree(kam.addr, ""));
     wait_registered(&phone, &[1, 2]);
-    let sipd: SocketAddr = format!("127.0.0.1:{sip_port}").parse().unwrap();
+    let sipd: SocketAddr = format!("127.0.0.1:{}", phone.sip_port).parse().unwrap();
     let dir = workspace().join("../shared/testdata/rfc4475");
     let files: BTreeMap<String, Vec<u8>> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
@@ -618,7 +577,7 @@ fn register_is_retransmitted_on_the_t1_t2_schedule_to_a_silent_registrar() {
             "line1_name: \"1001\"\nline1_authname: \"1001\"\nline1_password: \"x\"\n".to_string(),
         ),
     ];
-    let (_root, _tftp, phone, _) = start_phone(&files);
+    let phone = start_phone(&files);
     let failed = wait_for("line 1 to give up", Duration::from_secs(20), || {
         let l = line(&phone, 1);
         (l["state"] == "failed").then_some(l)
@@ -654,9 +613,9 @@ fn register_is_retransmitted_on_the_t1_t2_schedule_to_a_silent_registrar() {
 #[test]
 fn check_sync_is_taken_from_the_proxy_address_only_and_handed_to_provd() {
     let kam = Kamailio::start(&[("1001", "secret1001"), ("1002", "secret1002")]);
-    let (_root, _tftp, phone, sip_port) = start_phone(&sample_tree(kam.addr, ""));
+    let phone = start_phone(&sample_tree(kam.addr, ""));
     wait_registered(&phone, &[1, 2]);
-    let sipd = format!("127.0.0.1:{sip_port}");
+    let sipd = format!("127.0.0.1:{}", phone.sip_port);
     let requested = |p: &Phone| {
         p.status()["status_messages"]
             .as_array()
@@ -785,10 +744,9 @@ Content-Length: 0
 #[test]
 fn check_sync_auth_asks_for_a_lines_digest_credentials() {
     let kam = Kamailio::start(&[("1001", "secret1001"), ("1002", "secret1002")]);
-    let (_root, _tftp, phone, sip_port) =
-        start_phone(&sample_tree(kam.addr, "check_sync_auth: \"1\"\n"));
+    let phone = start_phone(&sample_tree(kam.addr, "check_sync_auth: \"1\"\n"));
     wait_registered(&phone, &[1, 2]);
-    let sipd = format!("127.0.0.1:{sip_port}");
+    let sipd = format!("127.0.0.1:{}", phone.sip_port);
     let requested = |p: &Phone| p.status()["resync"]["state"] == "waiting_for_idle_phone";
 
     // Without credentials: only a challenge, provd is not asked.

@@ -30,13 +30,9 @@ use deskphone_sdp::{
     accept_answer, answer as sdp_answer, is_hold, offer as sdp_offer, Codec, Direction,
     DtmfOutOfBand, LocalSession, MediaSettings, Negotiated,
 };
-use ezk_sip_auth::{
-    ClientAuthenticator, DigestAuthenticator, DigestCredentials, DigestUser, RequestParts,
-    ResponseParts,
-};
-use ezk_sip_types::msg::{RequestLine, StatusLine};
+use ezk_sip_auth::{ClientAuthenticator, DigestAuthenticator, DigestCredentials, DigestUser};
 use ezk_sip_types::uri::SipUri;
-use ezk_sip_types::{Method, Name, StatusCode};
+use ezk_sip_types::{Method, Name};
 
 use crate::config::{LineSettings, Timers};
 use crate::message::{response_to, Message, StartLine};
@@ -1452,14 +1448,7 @@ impl Calls {
             return;
         };
         if c.invite_tx != Some(tx) {
-            // A 2xx retransmission to an INVITE we already acknowledged.
-            if (200..300).contains(&code) {
-                if let Some((cseq, ack, dest)) = &c.last_ack {
-                    if response.cseq().map(|s| s.number) == Some(*cseq) {
-                        ep.send_ack(ack.clone(), *dest);
-                    }
-                }
-            }
+            c.ack_again(ep, response);
             return;
         }
         match code {
@@ -1602,13 +1591,7 @@ impl Calls {
         let code = response.code().unwrap_or_default();
         let Ok(c) = self.call_mut(id) else { return };
         if c.invite_tx != Some(tx) {
-            if (200..300).contains(&code) {
-                if let Some((cseq, ack, dest)) = &c.last_ack {
-                    if response.cseq().map(|s| s.number) == Some(*cseq) {
-                        ep.send_ack(ack.clone(), *dest);
-                    }
-                }
-            }
+            c.ack_again(ep, response);
             return;
         }
         match code {
@@ -1875,6 +1858,19 @@ fn ack_and_bye(_now: Instant, ep: &mut Endpoint, response: &Message) {
 }
 
 impl Call {
+    /// A 2xx retransmission to an INVITE already acknowledged gets the same ACK again
+    /// (RFC 3261 section 13.2.2.4).
+    fn ack_again(&self, ep: &mut Endpoint, response: &Message) {
+        if !response.code().is_some_and(|c| (200..300).contains(&c)) {
+            return;
+        }
+        if let Some((cseq, ack, dest)) = &self.last_ack {
+            if response.cseq().map(|s| s.number) == Some(*cseq) {
+                ep.send_ack(ack.clone(), *dest);
+            }
+        }
+    }
+
     /// A request inside the dialog (RFC 3261 section 12.2.1.1).
     pub(crate) fn request(&mut self, method: &str) -> Message {
         let d = &mut self.dialog;
@@ -1960,27 +1956,7 @@ impl Call {
             .remote_target
             .parse()
             .map_err(|_| "unparsable target".to_string())?;
-        let line = RequestLine {
-            method: Method::INVITE,
-            uri,
-        };
-        let status = StatusLine {
-            code: StatusCode::from(response.code().unwrap_or_default()),
-            reason: None,
-        };
-        self.auth
-            .handle_rejection(
-                RequestParts {
-                    line: &line,
-                    headers: &ezk_sip_types::Headers::new(),
-                    body: &[],
-                },
-                ResponseParts {
-                    line: &status,
-                    headers: &response.headers,
-                    body: &response.body,
-                },
-            )
+        crate::register::answer_digest(&mut self.auth, Method::INVITE, uri, response)
             .map_err(|e| e.to_string())
     }
 }

@@ -611,34 +611,12 @@ impl Registration {
         if self.challenges > 2 {
             return Err(self.refused());
         }
-        let line = RequestLine {
-            method: Method::REGISTER,
-            uri: self.request_uri.clone(),
-        };
-        let status = StatusLine {
-            code: StatusCode::from(response.code().unwrap_or_default()),
-            reason: None,
-        };
-        self.auth
-            .handle_rejection(
-                // Digest covers method and Request-URI (and the body for auth-int: REGISTER
-                // has none).
-                RequestParts {
-                    line: &line,
-                    headers: &ezk_sip_types::Headers::new(),
-                    body: &[],
-                },
-                ResponseParts {
-                    line: &status,
-                    headers: &response.headers,
-                    body: &response.body,
-                },
-            )
-            .map_err(|e| match e {
-                // The same challenge again: the answer to it was refused.
-                DigestError::FailedToAuthenticate(_) => self.refused(),
-                e => format!("authentication: {e}"),
-            })
+        let uri = self.request_uri.clone();
+        answer_digest(&mut self.auth, Method::REGISTER, uri, response).map_err(|e| match e {
+            // The same challenge again: the answer to it was refused.
+            DigestError::FailedToAuthenticate(_) => self.refused(),
+            e => format!("authentication: {e}"),
+        })
     }
 
     /// Said plainly for the Status screen: this is almost always a wrong password.
@@ -783,6 +761,34 @@ impl Registration {
             self.changes.push_back(state);
         }
     }
+}
+
+/// Answers a 401/407 to a request of `method` to `uri` with `auth`'s credentials; the next
+/// request it authorizes carries the answer. Digest covers method and Request-URI (and the
+/// body only for auth-int, which nothing here is asked for).
+pub(crate) fn answer_digest(
+    auth: &mut DigestAuthenticator,
+    method: Method,
+    uri: SipUri,
+    response: &Message,
+) -> Result<(), DigestError> {
+    let line = RequestLine { method, uri };
+    let status = StatusLine {
+        code: StatusCode::from(response.code().unwrap_or_default()),
+        reason: None,
+    };
+    auth.handle_rejection(
+        RequestParts {
+            line: &line,
+            headers: &ezk_sip_types::Headers::new(),
+            body: &[],
+        },
+        ResponseParts {
+            line: &status,
+            headers: &response.headers,
+            body: &response.body,
+        },
+    )
 }
 
 /// How long before the granted expiry the refresh starts (see the module documentation).

@@ -172,6 +172,18 @@ impl UserAgent {
             .collect()
     }
 
+    /// Who we are on the line of `call`.
+    fn identity_of(&self, call: CallId) -> Result<LineIdentity, CallError> {
+        let line = self
+            .calls
+            .list()
+            .iter()
+            .find(|c| c.id == call)
+            .map(|c| c.line)
+            .ok_or(CallError::NoSuchCall)?;
+        self.identity(line)
+    }
+
     fn identity(&self, line: u8) -> Result<LineIdentity, CallError> {
         self.identities()
             .into_iter()
@@ -189,14 +201,7 @@ impl UserAgent {
 
     /// Answers a ringing call.
     pub fn answer(&mut self, now: Instant, call: CallId) -> Result<(), CallError> {
-        let line = self
-            .calls
-            .list()
-            .iter()
-            .find(|c| c.id == call)
-            .map(|c| c.line)
-            .ok_or(CallError::NoSuchCall)?;
-        let identity = self.identity(line)?;
+        let identity = self.identity_of(call)?;
         let r = self.calls.answer(now, &mut self.endpoint, &identity, call);
         self.pump(now);
         r
@@ -225,14 +230,7 @@ impl UserAgent {
         call: CallId,
         target: TransferTarget,
     ) -> Result<(), CallError> {
-        let line = self
-            .calls
-            .list()
-            .iter()
-            .find(|c| c.id == call)
-            .map(|c| c.line)
-            .ok_or(CallError::NoSuchCall)?;
-        let identity = self.identity(line)?;
+        let identity = self.identity_of(call)?;
         let r = self
             .calls
             .transfer(now, &mut self.endpoint, &identity, call, target);
@@ -250,14 +248,7 @@ impl UserAgent {
 
     /// Holds (`true`) or resumes (`false`) a call.
     pub fn hold(&mut self, now: Instant, call: CallId, hold: bool) -> Result<(), CallError> {
-        let line = self
-            .calls
-            .list()
-            .iter()
-            .find(|c| c.id == call)
-            .map(|c| c.line)
-            .ok_or(CallError::NoSuchCall)?;
-        let identity = self.identity(line)?;
+        let identity = self.identity_of(call)?;
         let r = self
             .calls
             .hold(now, &mut self.endpoint, &identity, call, hold);

@@ -553,3 +553,41 @@ fn transfers_with_baresip_both_ways() {
     carol.wait_event("CALL_CLOSED", WAIT);
     wait_no_calls(&phone);
 }
+
+#[test]
+fn an_emergency_number_goes_to_the_emergency_proxy_as_the_dial_plan_says() {
+    // The line's proxy is a SIPp that must see nothing; the emergency proxy answers.
+    let mut emergency = Sipp::start(&answering_scenario());
+    let dummy = free_udp_port("127.0.0.1");
+    let default = format!(
+        "proxy1_address: \"127.0.0.1\"\nproxy1_port: \"{dummy}\"\nproxy_register: \"0\"\n\
+         proxy_emergency: \"127.0.0.1\"\nproxy_emergency_port: \"{}\"\n",
+        emergency.addr.port()
+    );
+    let specific_name = format!("SIP{MAC}.cnf");
+    let phone = SimPhone::start(
+        MAC,
+        &[
+            ("SIPDefault.cnf", default.as_str()),
+            (specific_name.as_str(), "line1_name: \"1001\"\n"),
+            (
+                "dialplan.xml",
+                "<DIALTEMPLATE>\n  <TEMPLATE MATCH=\"911\" Timeout=\"0\" User=\"Phone\" \
+                 Route=\"emergency\"/>\n  <TEMPLATE MATCH=\"*\" Timeout=\"5\"/>\n</DIALTEMPLATE>\n",
+            ),
+        ],
+    );
+    wait_for("sipd to run", Duration::from_secs(20), || {
+        (!phone.lines().is_empty()).then_some(())
+    });
+    phonectl_call(&phone, &["dial", "911"]);
+    wait_call_state(&phone, "connected");
+    let invite = &received(&emergency, "INVITE ")[0].text;
+    assert!(
+        invite.starts_with("INVITE sip:911@127.0.0.1:") && invite.contains(";user=phone SIP/2.0"),
+        "{invite}"
+    );
+    assert!(phone.log_text().contains("911: routed to 127.0.0.1:"));
+    phone.ok(&["hangup"]);
+    assert_eq!(emergency.wait(Duration::from_secs(20)), Some(0));
+}

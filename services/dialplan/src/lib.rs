@@ -34,6 +34,8 @@
 //! only with the Dial soft key. A rule without a usable Timeout never sends by itself (the lint
 //! says so). Keys that no rule matches wait for the Dial soft key.
 //!
+//! `Route="emergency"` sends the call's INVITE to `proxy_emergency`, `Route="HOST"` to that
+//! host, `"default"` (or no Route) to the line's proxy.
 //! `User="Phone"` or `"IP"` asks for `user=phone`/`user=ip` in the request URI. `Rewrite`
 //! replaces the number sent: `.` takes the next key matched by a wildcard, `%1`..`%5` a run of
 //! consecutive wildcard-matched keys, `%s` or `%0` everything dialled, `%%` a percent sign.
@@ -74,6 +76,18 @@ impl UserTag {
     }
 }
 
+/// `Route=` of a rule: which proxy the call's INVITE goes to first.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Route {
+    /// The line's proxy (or the outbound proxy).
+    #[default]
+    Default,
+    /// `proxy_emergency`:`proxy_emergency_port`.
+    Emergency,
+    /// A host named in the rule (an address or a DNS name), port 5060.
+    Host(String),
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Elem {
     Key(char),
@@ -92,6 +106,7 @@ pub struct Template {
     pub timeout: Option<Duration>,
     pub user: Option<UserTag>,
     pub rewrite: Option<String>,
+    pub route: Route,
     /// Line in the file, for messages.
     pub line: u32,
     elems: Vec<Elem>,
@@ -108,6 +123,8 @@ pub struct Call {
     pub dialled: String,
     /// The rule's `User=`; None: the line's default (`user_info`).
     pub user: Option<UserTag>,
+    /// The rule's `Route=`.
+    pub route: Route,
     /// The rule that completed the number (its index in [`DialPlan::templates`]); None when
     /// the Dial soft key sent keys no rule matched.
     pub rule: Option<usize>,
@@ -286,6 +303,7 @@ impl DialPlan {
                 number: keys.to_string(),
                 dialled: keys.to_string(),
                 user: None,
+                route: Route::Default,
                 rule: None,
             },
         })
@@ -312,6 +330,7 @@ impl DialPlan {
             number,
             dialled,
             user: t.user,
+            route: t.route.clone(),
             rule: Some(rule),
         }
     }
@@ -602,6 +621,26 @@ fn template(
             None
         }
     };
+    let route = match attr(e, "Route").map(|r| r.trim().to_string()) {
+        None => Route::Default,
+        Some(r) if r.is_empty() || r.eq_ignore_ascii_case("default") => Route::Default,
+        Some(r) if r.eq_ignore_ascii_case("emergency") => Route::Emergency,
+        Some(r)
+            if r.len() <= 253
+                && r.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-')) =>
+        {
+            Route::Host(r.to_ascii_lowercase())
+        }
+        Some(r) => {
+            diags.push(Diagnostic::warning(
+                file,
+                line,
+                format!("Route \"{r}\" is neither default, emergency nor a host; ignored"),
+            ));
+            Route::Default
+        }
+    };
     let rewrite = attr(e, "Rewrite").filter(|r| !r.is_empty());
     if let Some(r) = &rewrite {
         let mut chars = r.chars();
@@ -621,6 +660,7 @@ fn template(
         timeout,
         user,
         rewrite,
+        route,
         line,
         elems,
         tones,

@@ -352,3 +352,29 @@ proptest! {
         prop_assert_eq!(sends, reference_complete(&pattern, &keys), "{} {}", pattern, keys);
     }
 }
+
+#[test]
+fn route_sends_a_rule_to_the_emergency_proxy_or_a_named_host() {
+    use deskphone_dialplan::Route;
+    let p = plan(
+        r#"<DIALTEMPLATE>
+  <TEMPLATE MATCH="911" Timeout="0" User="Phone" Route="emergency"/>
+  <TEMPLATE MATCH="8...." Timeout="0" Route="gw1.example.com"/>
+  <TEMPLATE MATCH="1..." Timeout="0" Route="Default"/>
+</DIALTEMPLATE>"#,
+    );
+    let route = |keys: &str| p.dial(keys).unwrap().route;
+    assert_eq!(route("911"), Route::Emergency);
+    assert_eq!(route("81234"), Route::Host("gw1.example.com".into()));
+    assert_eq!(route("1234"), Route::Default);
+    // Keys no rule matches: the line's proxy.
+    assert_eq!(route("55"), Route::Default);
+    let (_, diags) = DialPlan::parse(
+        "dialplan.xml",
+        br#"<DIALTEMPLATE><TEMPLATE MATCH="9" Timeout="0" Route="not a host!"/></DIALTEMPLATE>"#,
+    );
+    assert!(
+        diags[0].message.contains("Route \"not a host!\""),
+        "{diags:?}"
+    );
+}

@@ -43,6 +43,8 @@ pub enum Request {
     },
     /// Restart the phone (reboot on the image, restart of the services in the simulator).
     Reboot,
+    /// The dial plan in effect: the last `dial_template`.xml fetched (kept in flash).
+    DialPlan,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -65,12 +67,17 @@ pub enum Reply {
     Error {
         message: String,
     },
+    /// The dial plan file as fetched; `None` when the phone has none.
+    DialPlan {
+        xml: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
-    /// Parameters whose effective value changed (local edit, erase).
+    /// Parameters whose effective value changed (local edit, erase), or `dialplan.xml`
+    /// when a check-sync fetched the dial plan again.
     ConfigChanged { names: Vec<String> },
     /// A new line for the Status Messages screen.
     StatusMessage(StatusMessage),

@@ -438,6 +438,10 @@ async fn check_sync(shared: &Arc<Shared>) {
                         if let Err(e) = s.store.write(LAST_DIALPLAN_ENTRY, &d) {
                             s.message(format!("could not keep {path}: {e}"));
                         }
+                        // sipd dials by it: tell it to read it again.
+                        s.broadcast(Event::ConfigChanged {
+                            names: vec!["dialplan.xml".into()],
+                        });
                         note.push_str(&format!("; {path} fetched again ({rules} rules)"));
                     }
                     Fetched::NotFound => note.push_str(&format!("; {path} is not on the server")),
@@ -907,6 +911,14 @@ fn handle(
         Request::Status => Reply::Status(Box::new(s.status())),
         Request::Config => Reply::Config {
             parameters: s.config.parameters_json(false),
+        },
+        Request::DialPlan => match s.store.read(LAST_DIALPLAN_ENTRY) {
+            Ok(data) => Reply::DialPlan {
+                xml: data.map(|d| String::from_utf8_lossy(&d).into_owned()),
+            },
+            Err(e) => Reply::Error {
+                message: format!("reading the dial plan: {e}"),
+            },
         },
         Request::SipConfig if secrets => Reply::Config {
             parameters: s.config.parameters_json(true),

@@ -291,6 +291,26 @@ pub enum CallEvent {
     Conference { calls: Vec<CallId> },
 }
 
+/// How a call leaves the phone when the dial plan says more than the number: its rule's
+/// `User=` and `Route=` (the emergency proxy, or a named host, resolved).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Route {
+    /// `;user=phone` or `;user=ip` instead of the line's `user_info`.
+    pub user_param: Option<&'static str>,
+    /// Where the INVITE and the rest of the call go instead of the line's proxy.
+    pub via: Option<SocketAddr>,
+}
+
+/// What a call placed by [`Calls::dial_with`] carries beyond the number.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DialExtras {
+    /// Headers of the initial INVITE only (Replaces, Referred-By).
+    pub(crate) headers: Vec<(Name, String)>,
+    /// The call whose REFER asked for this one.
+    pub(crate) referred_from: Option<CallId>,
+    pub(crate) route: Route,
+}
+
 /// Who we are on a line, as the user agent knows it.
 #[derive(Debug, Clone)]
 pub struct LineIdentity {
@@ -632,7 +652,7 @@ impl Calls {
         line: &LineIdentity,
         target: &str,
     ) -> Result<CallId, CallError> {
-        self.dial_with(now, ep, line, target, Vec::new(), None)
+        self.dial_with(now, ep, line, target, DialExtras::default())
     }
 
     /// [`Calls::dial`] with headers for the INVITE (Replaces, Referred-By) and the call whose
@@ -643,9 +663,18 @@ impl Calls {
         ep: &mut Endpoint,
         line: &LineIdentity,
         target: &str,
-        initial_headers: Vec<(Name, String)>,
-        referred_from: Option<CallId>,
+        extras: DialExtras,
     ) -> Result<CallId, CallError> {
+        let DialExtras {
+            headers: initial_headers,
+            referred_from,
+            route,
+        } = extras;
+        let mut line = line.clone();
+        if let Some(user) = route.user_param {
+            line.user_param = user;
+        }
+        let line = &line;
         let request_uri = crate::transfer::target_uri(line, target)?;
         if self.calls.len() >= MAX_CALLS
             || self
@@ -679,7 +708,12 @@ impl Calls {
         if let (Some(user), Some(password)) = (&s.authname, &s.password) {
             credentials.set_default(DigestUser::new(user.as_str(), password.as_bytes()));
         }
-        let next_hop = self.settings.outbound_proxy.unwrap_or(line.destination);
+        // A dial-plan route (the emergency proxy, a named host) comes before the outbound
+        // proxy: it was configured for exactly these numbers.
+        let next_hop = route
+            .via
+            .or(self.settings.outbound_proxy)
+            .unwrap_or(line.destination);
         let call = Call {
             id,
             line: s.line,

@@ -118,7 +118,7 @@ pub mod transfer;
 pub mod ua;
 pub mod uri;
 
-pub use call::{CallError, CallEvent, CallId, CallInfo, CallSettings, CallState, Party};
+pub use call::{CallError, CallEvent, CallId, CallInfo, CallSettings, CallState, Party, Route};
 pub use check::{inspect, Verdict};
 pub use config::{LineSettings, Settings, Timers, UserInfo};
 pub use message::{response_to, Message, StartLine};

@@ -26,7 +26,9 @@ use std::time::{Duration, Instant};
 
 use ezk_sip_types::Name;
 
-use crate::call::{CallError, CallEvent, CallId, CallState, Calls, LineIdentity, Purpose};
+use crate::call::{
+    CallError, CallEvent, CallId, CallState, Calls, DialExtras, LineIdentity, Purpose,
+};
 use crate::message::{response_to, Message};
 use crate::syntax::name_addr;
 use crate::transaction::{ClientTx, Endpoint, ServerTx};
@@ -365,7 +367,12 @@ impl Calls {
         let mut accepted = response_to(request, 202, "Accepted", &tag);
         accepted.push(Name::CONTACT, format!("<{}>", line.contact));
         let _ = ep.respond(now, tx, accepted);
-        match self.dial_with(now, ep, &line, &target, initial, Some(id)) {
+        let extras = DialExtras {
+            headers: initial,
+            referred_from: Some(id),
+            route: Default::default(),
+        };
+        match self.dial_with(now, ep, &line, &target, extras) {
             Ok(new_call) => {
                 self.events.push_back(CallEvent::Referred {
                     call: id,

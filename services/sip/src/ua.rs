@@ -13,7 +13,9 @@ use std::time::Instant;
 
 use ezk_sip_types::Name;
 
-use crate::call::{CallError, CallEvent, CallId, CallInfo, CallSettings, Calls, LineIdentity};
+use crate::call::{
+    CallError, CallEvent, CallId, CallInfo, CallSettings, Calls, DialExtras, LineIdentity, Route,
+};
 use crate::config::{LineSettings, Settings};
 use crate::message::{response_to, Message};
 use crate::register::{PrimaryNews, RegState, Registration, Server};
@@ -193,8 +195,25 @@ impl UserAgent {
 
     /// Places a call from `line` to `target` (a number, or a `sip:` URI).
     pub fn dial(&mut self, now: Instant, line: u8, target: &str) -> Result<CallId, CallError> {
+        self.dial_routed(now, line, target, Route::default())
+    }
+
+    /// [`UserAgent::dial`] the way a dial-plan rule asks (`User=`, `Route=`).
+    pub fn dial_routed(
+        &mut self,
+        now: Instant,
+        line: u8,
+        target: &str,
+        route: Route,
+    ) -> Result<CallId, CallError> {
         let identity = self.identity(line)?;
-        let r = self.calls.dial(now, &mut self.endpoint, &identity, target);
+        let extras = DialExtras {
+            route,
+            ..DialExtras::default()
+        };
+        let r = self
+            .calls
+            .dial_with(now, &mut self.endpoint, &identity, target, extras);
         self.pump(now);
         r
     }

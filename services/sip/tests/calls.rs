@@ -563,3 +563,29 @@ fn a_bye_for_an_unknown_dialog_gets_481() {
     net.settle();
     assert_eq!(net.flow()[before..], ["A>BYE", "B>481"]);
 }
+
+#[test]
+fn a_dial_plan_route_sends_the_call_to_the_emergency_proxy() {
+    let mut a = phone(A, "1001", B, "");
+    let mut settings = a.call_settings().clone();
+    settings.outbound_proxy = Some(addr("192.0.2.99:5060"));
+    a.set_call_settings(settings);
+    let clock = Clock::new();
+    let emergency = addr("198.51.100.9:5060");
+    let route = deskphone_sip::Route {
+        user_param: Some(";user=phone"),
+        via: Some(emergency),
+    };
+    a.dial_routed(clock.at(0), 1, "911", route).unwrap();
+    let t = a.poll_transmit().unwrap();
+    // Before the outbound proxy: the rule asked for this proxy.
+    assert_eq!(t.destination, emergency);
+    let invite = parse(&t);
+    assert_eq!(invite.uri(), Some("sip:911@192.0.2.20;user=phone"));
+    // Without a route the outbound proxy takes it.
+    a.dial(clock.at(1), 1, "1002").unwrap();
+    assert_eq!(
+        a.poll_transmit().unwrap().destination,
+        addr("192.0.2.99:5060")
+    );
+}

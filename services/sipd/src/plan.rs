@@ -10,10 +10,13 @@
 //! name does not resolve leaves the lines on their primaries and is looked up again like an
 //! unresolved proxy.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::sync::Arc;
 
 use deskphone_config::table::lookup;
 use deskphone_config::{Config, Mac, Value};
+use deskphone_dialplan::{DialPlan, Route};
 use deskphone_sip::{CallSettings, LineSettings, Settings};
 
 /// A host name or address and a port, as the configuration gives it.
@@ -33,6 +36,10 @@ impl std::fmt::Display for Target {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Wanted {
     pub settings: Settings,
+    /// The dial plan (provd's last `dial_template`.xml): where dialled numbers go.
+    pub dial_plan: Arc<DialPlan>,
+    /// `proxy_emergency`:`proxy_emergency_port`, for the rules with `Route="emergency"`.
+    pub emergency: Option<Target>,
     /// Lines 1-6 with a `lineN_name` and a proxy.
     pub lines: Vec<LineSettings>,
     /// `outbound_proxy`/`outbound_proxy_port`: every request goes there when set.
@@ -100,6 +107,11 @@ pub fn wanted(c: &Config) -> Wanted {
     }
     Wanted {
         settings: Settings::from_config(c),
+        dial_plan: Arc::new(DialPlan::default()),
+        emergency: text(c, "proxy_emergency").map(|host| Target {
+            host,
+            port: port(c, "proxy_emergency_port"),
+        }),
         lines,
         outbound,
         backup,
@@ -161,6 +173,11 @@ impl PlannedLine {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
     pub settings: Settings,
+    pub dial_plan: Arc<DialPlan>,
+    /// The emergency proxy, resolved (`Err` with why not).
+    pub emergency: Option<Result<SocketAddr, String>>,
+    /// The hosts named by `Route=` rules, resolved, port 5060.
+    pub route_hosts: BTreeMap<String, Result<SocketAddr, String>>,
     /// The address Via and Contact carry (the phone's address towards its proxies, the
     /// SIP port).
     pub local: SocketAddr,
@@ -264,8 +281,27 @@ pub async fn resolve(wanted: &Wanted, bind: IpAddr, sip_port: u16) -> Plan {
         calls.media_address = local.ip().to_string();
     }
     calls.outbound_proxy = outbound.and_then(Result::ok);
+    let emergency = match &wanted.emergency {
+        Some(t) => Some(lookup_v4(t).await),
+        None => None,
+    };
+    let mut route_hosts = BTreeMap::new();
+    for t in &wanted.dial_plan.templates {
+        if let Route::Host(h) = &t.route {
+            if !route_hosts.contains_key(h) {
+                let target = Target {
+                    host: h.clone(),
+                    port: 5060,
+                };
+                route_hosts.insert(h.clone(), lookup_v4(&target).await);
+            }
+        }
+    }
     Plan {
         settings: wanted.settings.clone(),
+        dial_plan: wanted.dial_plan.clone(),
+        emergency,
+        route_hosts,
         local,
         lines,
         trusted,
@@ -394,6 +430,9 @@ mod tests {
         let c = config("");
         let a = Plan {
             settings: Settings::default(),
+            dial_plan: Default::default(),
+            emergency: None,
+            route_hosts: Default::default(),
             local: "10.0.0.20:5060".parse().unwrap(),
             lines: vec![line.clone()],
             trusted: vec![],

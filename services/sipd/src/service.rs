@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use deskphone_config::{Config, Mac};
+use deskphone_dialplan::DialPlan;
 use deskphone_ipc::client::{Client, ClientError, Provd};
 use deskphone_ipc::provd::{Event as ProvdEvent, Reply as ProvdReply, Request as ProvdRequest};
 use deskphone_ipc::sipd::{Event, LineStatus, Reply, Request, Status};
@@ -67,7 +68,7 @@ pub async fn run(opts: Options) -> anyhow::Result<i32> {
     let (query_tx, mut query_rx) = mpsc::channel::<Query>(16);
     tokio::spawn(accept_loop(listener, query_tx));
 
-    let (config_tx, config_rx) = mpsc::channel::<Config>(4);
+    let (config_tx, config_rx) = mpsc::channel::<(Config, Arc<DialPlan>)>(4);
     let (plan_tx, mut plan_rx) = mpsc::channel::<Plan>(4);
     tokio::spawn(provd_link(opts.runtime.clone(), config_tx));
     tokio::spawn(planner(opts.bind, opts.sip_port, config_rx, plan_tx));
@@ -463,7 +464,7 @@ async fn resync(runtime: RuntimeDir) {
 
 /// Keeps provd's configuration coming: waits for the first provisioning to end, then sends
 /// the configuration at once and after every change. Reconnects when provd goes away.
-async fn provd_link(runtime: RuntimeDir, configs: mpsc::Sender<Config>) {
+async fn provd_link(runtime: RuntimeDir, configs: mpsc::Sender<(Config, Arc<DialPlan>)>) {
     // provd starts with sipd: the first retries come quickly.
     let mut pause = Duration::from_millis(20);
     let mut told = false;
@@ -482,7 +483,10 @@ async fn provd_link(runtime: RuntimeDir, configs: mpsc::Sender<Config>) {
     }
 }
 
-async fn follow_provd(runtime: &RuntimeDir, configs: &mpsc::Sender<Config>) -> anyhow::Result<()> {
+async fn follow_provd(
+    runtime: &RuntimeDir,
+    configs: &mpsc::Sender<(Config, Arc<DialPlan>)>,
+) -> anyhow::Result<()> {
     let mut c = Client::<Provd>::connect(runtime, "sipd").await?;
     // provd answers at once but provisions first: the lines come from that provisioning.
     // Asked often at first (provisioning from a near server takes milliseconds), less
@@ -511,8 +515,28 @@ async fn follow_provd(runtime: &RuntimeDir, configs: &mpsc::Sender<Config>) -> a
             ProvdReply::Error { message } => anyhow::bail!("reading the configuration: {message}"),
             other => anyhow::bail!("unexpected reply to sip_config: {other:?}"),
         };
+        // The dial plan decides where a dialled number goes (Route=emergency, User=).
+        let dial_plan = match c.request(&ProvdRequest::DialPlan).await? {
+            ProvdReply::DialPlan { xml: Some(xml) } => {
+                let (plan, diagnostics) = DialPlan::parse("dialplan.xml", xml.as_bytes());
+                for d in diagnostics {
+                    log::warn!("{d}");
+                }
+                plan
+            }
+            ProvdReply::DialPlan { xml: None } => DialPlan::default(),
+            // An older provd: dial numbers as given.
+            ProvdReply::Error { message } => {
+                log::warn!("no dial plan from provd: {message}");
+                DialPlan::default()
+            }
+            other => anyhow::bail!("unexpected reply to dial_plan: {other:?}"),
+        };
         if configs
-            .send(config_from_parameters(mac, &parameters))
+            .send((
+                config_from_parameters(mac, &parameters),
+                Arc::new(dial_plan),
+            ))
             .await
             .is_err()
         {
@@ -537,7 +561,7 @@ async fn follow_provd(runtime: &RuntimeDir, configs: &mpsc::Sender<Config>) -> a
 async fn planner(
     bind: IpAddr,
     sip_port: Option<u16>,
-    mut configs: mpsc::Receiver<Config>,
+    mut configs: mpsc::Receiver<(Config, Arc<DialPlan>)>,
     plans: mpsc::Sender<Plan>,
 ) {
     let mut current: Option<Wanted> = None;
@@ -545,7 +569,10 @@ async fn planner(
     loop {
         let next = tokio::select! {
             c = configs.recv() => match c {
-                Some(c) => Some(wanted(&c)),
+                Some((c, dial_plan)) => Some(Wanted {
+                    dial_plan,
+                    ..wanted(&c)
+                }),
                 None => return,
             },
             _ = tokio::time::sleep(again), if current.is_some() => None,

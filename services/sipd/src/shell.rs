@@ -15,15 +15,16 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use deskphone_dialplan::{Route as DialRoute, UserTag};
 use deskphone_ipc::sipd::{CallStatus, LineStatus, VoiceMessages};
 use deskphone_sip::challenge::{Challenger, Refusal};
 use deskphone_sip::mwi::{parse_message_summary, MessageSummary};
 use deskphone_sip::ua::ALLOW;
-use deskphone_sip::TransferTarget;
 use deskphone_sip::{
     response_to, CallEvent, CallId, CallInfo, CallState, Event, Message, Name, RegState, Server,
     ServerTx, Transmit, UaEvent, UserAgent,
 };
+use deskphone_sip::{Route as SipRoute, TransferTarget};
 
 use crate::plan::Plan;
 
@@ -711,7 +712,11 @@ impl Shell {
             .current
             .as_mut()
             .ok_or("sipd has no configuration yet")?;
-        let id = cur.ua.dial(now, line, number).map_err(|e| e.to_string())?;
+        let (target, route) = routed(&cur.plan, number);
+        let id = cur
+            .ua
+            .dial_routed(now, line, &target, route)
+            .map_err(|e| e.to_string())?;
         self.drain(now);
         self.call(now, id)
             .ok_or_else(|| "the call ended at once".into())
@@ -1095,4 +1100,49 @@ fn call_status(c: &CallInfo, connected: Option<Instant>, now: Instant) -> CallSt
         conference: c.conference,
         transferring: c.transferring,
     }
+}
+
+/// What the dial plan makes of a dialled number, as pressing Dial with these keys would: the
+/// rule's rewrite, `User=` and `Route=`. A `sip:` URI goes as it is. A route that cannot be
+/// followed (no `proxy_emergency`, a host that does not resolve) falls back to the line's
+/// proxy: an emergency call must leave the phone one way or another.
+fn routed(plan: &Plan, number: &str) -> (String, SipRoute) {
+    if number.starts_with("sip:") || number.starts_with("sips:") {
+        return (number.to_string(), SipRoute::default());
+    }
+    let Some(call) = plan.dial_plan.dial(number) else {
+        return (number.to_string(), SipRoute::default());
+    };
+    let via = match &call.route {
+        DialRoute::Default => None,
+        DialRoute::Emergency => match &plan.emergency {
+            Some(Ok(a)) => Some(*a),
+            Some(Err(e)) => {
+                log::warn!("{number}: emergency route, but {e}; using the line's proxy");
+                None
+            }
+            None => {
+                log::warn!("{number}: emergency route, but proxy_emergency is not set; using the line's proxy");
+                None
+            }
+        },
+        DialRoute::Host(h) => match plan.route_hosts.get(h) {
+            Some(Ok(a)) => Some(*a),
+            other => {
+                log::warn!("{number}: route to {h} unusable ({other:?}); using the line's proxy");
+                None
+            }
+        },
+    };
+    if let Some(v) = via {
+        log::info!("{number}: routed to {v} by the dial plan");
+    }
+    let route = SipRoute {
+        user_param: call.user.map(|u| match u {
+            UserTag::Phone => ";user=phone",
+            UserTag::Ip => ";user=ip",
+        }),
+        via,
+    };
+    (call.number, route)
 }

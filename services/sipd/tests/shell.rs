@@ -36,6 +36,9 @@ fn line(n: u8, name: &str) -> PlannedLine {
 
 fn plan(register: bool, lines: Vec<PlannedLine>) -> Plan {
     Plan {
+        dial_plan: Default::default(),
+        emergency: None,
+        route_hosts: Default::default(),
         settings: Settings {
             register,
             ..Settings::default()

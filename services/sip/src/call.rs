@@ -803,6 +803,8 @@ impl Calls {
                 let tag = c.dialog.local_tag.clone();
                 let r = response_to(&invite, 603, "Decline", &tag);
                 let _ = ep.respond(now, tx, r);
+                // Declined by the user: seen, so not a missed call.
+                c.state = CallState::Ended;
                 self.end(id, "declined".into());
             }
             CallState::Calling | CallState::Ringback => {
@@ -1049,7 +1051,13 @@ impl Calls {
         let method = request.method().unwrap_or_default().to_string();
         if request.to_tag().is_some() {
             let Some(id) = self.find_dialog(&request) else {
-                if matches!(method.as_str(), "INVITE" | "BYE" | "INFO" | "REFER") {
+                // A transfer's NOTIFY after the call ended here (blind transfer) has no
+                // dialog left either; other NOTIFYs (a PBX's check-sync) go up.
+                let refer_notify = method == "NOTIFY"
+                    && request
+                        .header(&Name::EVENT)
+                        .is_some_and(|e| e.trim().to_ascii_lowercase().starts_with("refer"));
+                if refer_notify || matches!(method.as_str(), "INVITE" | "BYE" | "INFO" | "REFER") {
                     let r = response_to(&request, 481, "Call/Transaction Does Not Exist", "");
                     let _ = ep.respond(now, tx, r);
                     return None;

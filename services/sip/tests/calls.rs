@@ -304,6 +304,11 @@ fn the_callee_declines() {
     net.settle();
     assert_eq!(net.flow()[3..], ["B>603", "A>ACK"]);
     assert_eq!(ended(&call_events(&mut net.a)).unwrap().0, "603 Decline");
+    // Declined, not missed: the user saw it ring.
+    assert_eq!(
+        ended(&call_events(&mut net.b)).unwrap(),
+        ("declined".to_string(), false)
+    );
 }
 
 #[test]

@@ -316,21 +316,25 @@ pub struct SimPhone {
 
 impl SimPhone {
     pub fn start(mac: &str, files: &[(&str, &str)]) -> SimPhone {
+        SimPhone::start_with(mac, files, &[])
+    }
+
+    /// [`SimPhone::start`] with more `deskphone-sim` options.
+    pub fn start_with(mac: &str, files: &[(&str, &str)], options: &[&str]) -> SimPhone {
         let (root, tftp) = serve_tree(files);
         let sip_port = free_udp_port("127.0.0.1");
         let server = tftp.addr.to_string();
         let port = sip_port.to_string();
-        let mut phone = Phone::new(
-            mac,
-            &[
-                "--tftp",
-                &server,
-                "--sip-port",
-                &port,
-                "--sip-bind",
-                "127.0.0.1",
-            ],
-        );
+        let mut args = vec![
+            "--tftp",
+            &server,
+            "--sip-port",
+            &port,
+            "--sip-bind",
+            "127.0.0.1",
+        ];
+        args.extend_from_slice(options);
+        let mut phone = Phone::new(mac, &args);
         phone.start();
         SimPhone {
             phone,

@@ -591,3 +591,38 @@ fn an_emergency_number_goes_to_the_emergency_proxy_as_the_dial_plan_says() {
     phone.ok(&["hangup"]);
     assert_eq!(emergency.wait(Duration::from_secs(20)), Some(0));
 }
+
+#[test]
+fn a_check_sync_waits_while_the_phone_has_a_call() {
+    let mut sipp = Sipp::start(&answering_scenario());
+    let default = format!(
+        "proxy1_address: \"127.0.0.1\"\nproxy1_port: \"{}\"\nproxy_register: \"0\"\n",
+        sipp.addr.port()
+    );
+    let specific_name = format!("SIP{MAC}.cnf");
+    let phone = SimPhone::start_with(
+        MAC,
+        &[
+            ("SIPDefault.cnf", default.as_str()),
+            (specific_name.as_str(), "line1_name: \"1001\"\n"),
+        ],
+        &["--resync-idle-secs", "1"],
+    );
+    wait_for("sipd to run", Duration::from_secs(20), || {
+        (!phone.lines().is_empty()).then_some(())
+    });
+    phonectl_call(&phone, &["dial", "2000"]);
+    wait_call_state(&phone, "connected");
+    // sipd told provd the phone is busy: the check-sync waits past its idle time.
+    phone.ok(&["resync"]);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(phone.status()["resync"]["state"], "waiting_for_idle_phone");
+    // Hung up: idle again, and the check-sync goes ahead a second later.
+    phone.ok(&["hangup"]);
+    assert_eq!(sipp.wait(Duration::from_secs(20)), Some(0));
+    wait_for("the check-sync to run", Duration::from_secs(10), || {
+        phone.status()["resync"]["last_result"]
+            .as_str()
+            .map(str::to_string)
+    });
+}

@@ -73,6 +73,9 @@ pub async fn run(opts: Options) -> anyhow::Result<i32> {
     tokio::spawn(provd_link(opts.runtime.clone(), config_tx));
     tokio::spawn(planner(opts.bind, opts.sip_port, config_rx, plan_tx));
 
+    // Busy/idle for provd's check-sync, in order: one task sends the latest state.
+    let (busy_tx, busy_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(activity_link(opts.runtime.clone(), busy_rx));
     let mut shell = Shell::new(fastrand::u64(..));
     let mut socket: Option<Bound> = None;
     let mut subscribers: Vec<mpsc::Sender<Event>> = Vec::new();
@@ -89,7 +92,13 @@ pub async fn run(opts: Options) -> anyhow::Result<i32> {
         if let Some(b) = &socket {
             flush(&mut shell, &b.socket, &mut figures).await;
         }
-        events(&mut shell, &mut subscribers, &opts.runtime, &mut figures);
+        events(
+            &mut shell,
+            &mut subscribers,
+            &opts.runtime,
+            &busy_tx,
+            &mut figures,
+        );
         let deadline = shell.poll_timeout();
         tokio::select! {
             r = recv(socket.as_ref().map(|b| &b.socket), &mut buf) => match r {
@@ -169,7 +178,13 @@ pub async fn run(opts: Options) -> anyhow::Result<i32> {
     if let Some(b) = &socket {
         loop {
             flush(&mut shell, &b.socket, &mut figures).await;
-            events(&mut shell, &mut subscribers, &opts.runtime, &mut figures);
+            events(
+                &mut shell,
+                &mut subscribers,
+                &opts.runtime,
+                &busy_tx,
+                &mut figures,
+            );
             if shell.is_quiet() || Instant::now() >= end {
                 break;
             }
@@ -284,6 +299,7 @@ fn events(
     shell: &mut Shell,
     subscribers: &mut Vec<mpsc::Sender<Event>>,
     runtime: &RuntimeDir,
+    busy_tx: &tokio::sync::watch::Sender<bool>,
     figures: &mut Figures,
 ) {
     while let Some(e) = shell.poll_event() {
@@ -372,7 +388,7 @@ fn events(
                 continue;
             }
             ShellEvent::Busy(busy) => {
-                tokio::spawn(activity(runtime.clone(), busy));
+                busy_tx.send_replace(busy);
                 continue;
             }
         };
@@ -429,21 +445,31 @@ fn status(shell: &Shell, socket: &Option<Bound>, stopping: bool) -> Status {
     }
 }
 
-/// Tells provd whether the phone has calls: a check-sync waits for an idle phone.
-async fn activity(runtime: RuntimeDir, busy: bool) {
-    let result = async {
-        let mut c = Client::<Provd>::connect(&runtime, "sipd").await?;
-        match c.request(&ProvdRequest::Activity { busy }).await? {
-            ProvdReply::Error { message } => Err(ClientError::Refused(message)),
-            _ => Ok(()),
+/// Tells provd whether the phone has calls (a check-sync waits for an idle phone): the latest
+/// state, in order, again after provd restarted.
+async fn activity_link(runtime: RuntimeDir, mut busy: tokio::sync::watch::Receiver<bool>) {
+    while busy.changed().await.is_ok() {
+        loop {
+            let state = *busy.borrow_and_update();
+            let result = async {
+                let mut c = Client::<Provd>::connect(&runtime, "sipd").await?;
+                match c.request(&ProvdRequest::Activity { busy: state }).await? {
+                    ProvdReply::Error { message } => Err(ClientError::Refused(message)),
+                    _ => Ok(()),
+                }
+            }
+            .await;
+            match result {
+                Ok(()) => break,
+                Err(e) => {
+                    log::warn!(
+                        "could not tell provd the phone is {}: {e}; trying again",
+                        if state { "busy" } else { "idle" }
+                    );
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
         }
-    }
-    .await;
-    if let Err(e) = result {
-        log::warn!(
-            "could not tell provd the phone is {}: {e}",
-            if busy { "busy" } else { "idle" }
-        );
     }
 }
 

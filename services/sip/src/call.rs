@@ -30,7 +30,7 @@ use deskphone_sdp::{
     accept_answer, answer as sdp_answer, is_hold, offer as sdp_offer, Codec, Direction,
     DtmfOutOfBand, LocalSession, MediaSettings, Negotiated,
 };
-use ezk_sip_auth::{ClientAuthenticator, DigestAuthenticator, DigestCredentials, DigestUser};
+use ezk_sip_auth::{ClientAuthenticator, DigestAuthenticator};
 use ezk_sip_types::uri::SipUri;
 use ezk_sip_types::{Method, Name};
 
@@ -703,36 +703,58 @@ impl Calls {
             .map(|p| p.host.to_string())
             .unwrap_or_default();
         let id = self.next_call_id();
-        let local_port = self.media_port();
-        let mut credentials = DigestCredentials::new();
-        if let (Some(user), Some(password)) = (&s.authname, &s.password) {
-            credentials.set_default(DigestUser::new(user.as_str(), password.as_bytes()));
-        }
         // A dial-plan route (the emergency proxy, a named host) comes before the outbound
         // proxy: it was configured for exactly these numbers.
         let next_hop = route
             .via
             .or(self.settings.outbound_proxy)
             .unwrap_or(line.destination);
-        let call = Call {
+        let remote = Party::from_header(&format!("<{request_uri}>")).unwrap_or_default();
+        let dialog = Dialog {
+            call_id: format!("{}@{host}", token(&mut self.rng, 20)),
+            local_tag: token(&mut self.rng, 10),
+            remote_tag: None,
+            local_uri,
+            remote_uri: format!("<{request_uri}>"),
+            local_cseq: 0,
+            remote_cseq: None,
+            remote_target: request_uri,
+            route_set: Vec::new(),
+        };
+        let ring = now + Duration::from_secs(u64::from(self.settings.invite_expires));
+        let mut call = self.new_call(id, s, CallState::Calling, remote, dialog, ring, next_hop);
+        call.initial_headers = initial_headers;
+        call.referred_from = referred_from;
+        self.calls.push(call);
+        if let Err(e) = self.send_invite(now, ep, line, id, Purpose::Invite) {
+            self.calls.retain(|c| c.id != id);
+            return Err(e);
+        }
+        self.emit_state(id, CallState::Calling);
+        Ok(id)
+    }
+
+    /// A call in its first state, everything else still to come.
+    #[allow(clippy::too_many_arguments)]
+    fn new_call(
+        &mut self,
+        id: CallId,
+        line: &LineSettings,
+        state: CallState,
+        remote: Party,
+        dialog: Dialog,
+        ring_deadline: Instant,
+        next_hop: SocketAddr,
+    ) -> Call {
+        Call {
             id,
-            line: s.line,
-            outgoing: true,
-            state: CallState::Calling,
-            remote: Party::from_header(&format!("<{request_uri}>")).unwrap_or_default(),
+            line: line.line,
+            outgoing: state != CallState::Ringing,
+            state,
+            remote,
             remote_held: false,
             hold: Hold::None,
-            dialog: Dialog {
-                call_id: format!("{}@{host}", token(&mut self.rng, 20)),
-                local_tag: token(&mut self.rng, 10),
-                remote_tag: None,
-                local_uri,
-                remote_uri: format!("<{request_uri}>"),
-                local_cseq: 0,
-                remote_cseq: None,
-                remote_target: request_uri,
-                route_set: Vec::new(),
-            },
+            dialog,
             invite_tx: None,
             provisional_seen: false,
             cancel_wanted: false,
@@ -745,24 +767,17 @@ impl Calls {
                 &self.settings.media_address,
             ),
             our_offer: None,
-            local_port,
-            auth: DigestAuthenticator::new(credentials),
+            local_port: self.media_port(),
+            auth: crate::register::authenticator(line),
             challenges: 0,
-            ring_deadline: Some(now + Duration::from_secs(u64::from(self.settings.invite_expires))),
+            ring_deadline: Some(ring_deadline),
             next_hop,
-            initial_headers,
+            initial_headers: Vec::new(),
             refer: None,
-            referred_from,
+            referred_from: None,
             last_final: None,
             conference: false,
-        };
-        self.calls.push(call);
-        if let Err(e) = self.send_invite(now, ep, line, id, Purpose::Invite) {
-            self.calls.retain(|c| c.id != id);
-            return Err(e);
         }
-        self.emit_state(id, CallState::Calling);
-        Ok(id)
     }
 
     pub(crate) fn next_call_id(&mut self) -> CallId {
@@ -1201,67 +1216,40 @@ impl Calls {
             source,
         );
         let id = self.next_call_id();
-        let local_port = self.media_port();
         let strip_tag = |v: &str| strip_tag(v);
         let expires = invite
             .header(&Name::EXPIRES)
             .and_then(|e| e.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
         let s = &line.settings;
-        let mut credentials = DigestCredentials::new();
-        if let (Some(user), Some(password)) = (&s.authname, &s.password) {
-            credentials.set_default(DigestUser::new(user.as_str(), password.as_bytes()));
-        }
-        let call = Call {
-            id,
-            line: s.line,
-            outgoing: false,
-            state: CallState::Ringing,
-            remote: remote.clone(),
-            remote_held: false,
-            hold: Hold::None,
-            dialog: Dialog {
-                call_id,
-                local_tag: tag.clone(),
-                remote_tag: Some(from_tag),
-                local_uri: invite.header(&Name::TO).map(strip_tag).unwrap_or_default(),
-                remote_uri: invite
-                    .header(&Name::FROM)
-                    .map(strip_tag)
-                    .unwrap_or_default(),
-                local_cseq: 0,
-                remote_cseq: invite.cseq().map(|c| c.number),
-                remote_target,
-                route_set,
-            },
-            invite_tx: None,
-            provisional_seen: false,
-            cancel_wanted: false,
-            pending_invite: Some((tx, invite.clone())),
-            pending_ok: None,
-            last_ack: None,
-            sdp: LocalSession::new(
-                u64::from(self.rng.u32(..)),
-                "-",
-                &self.settings.media_address,
-            ),
-            our_offer: None,
-            local_port,
-            auth: DigestAuthenticator::new(credentials),
-            challenges: 0,
-            // Without Expires, `timer_invite_expires` bounds the ringing: a caller that
-            // never cancels must not hold one of the few call slots for ever.
-            ring_deadline: Some(
-                now + expires
-                    .unwrap_or(Duration::from_secs(u64::from(self.settings.invite_expires))),
-            ),
-            next_hop,
-            initial_headers: Vec::new(),
-            refer: None,
-            referred_from: None,
-            last_final: None,
-            conference: false,
+        let dialog = Dialog {
+            call_id,
+            local_tag: tag.clone(),
+            remote_tag: Some(from_tag),
+            local_uri: invite.header(&Name::TO).map(strip_tag).unwrap_or_default(),
+            remote_uri: invite
+                .header(&Name::FROM)
+                .map(strip_tag)
+                .unwrap_or_default(),
+            local_cseq: 0,
+            remote_cseq: invite.cseq().map(|c| c.number),
+            remote_target,
+            route_set,
         };
+        // Without Expires, `timer_invite_expires` bounds the ringing: a caller that never
+        // cancels must not hold one of the few call slots for ever.
+        let ring =
+            now + expires.unwrap_or(Duration::from_secs(u64::from(self.settings.invite_expires)));
+        let mut call = self.new_call(
+            id,
+            s,
+            CallState::Ringing,
+            remote.clone(),
+            dialog,
+            ring,
+            next_hop,
+        );
+        call.pending_invite = Some((tx, invite.clone()));
         if let Some(old) = replaces {
             let line = line.clone();
             self.calls.push(call);

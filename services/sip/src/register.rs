@@ -797,7 +797,8 @@ pub fn refresh_margin(granted: Duration, transaction: Duration) -> Duration {
 }
 
 /// The digest state of a line: its credentials, no answer cached.
-fn authenticator(line: &LineSettings) -> DigestAuthenticator {
+/// The digest answers of a line: `lineN_authname`/`lineN_password` for every realm.
+pub(crate) fn authenticator(line: &LineSettings) -> DigestAuthenticator {
     let mut credentials = DigestCredentials::new();
     if let (Some(user), Some(password)) = (&line.authname, &line.password) {
         credentials.set_default(DigestUser::new(user.as_str(), password.as_bytes()));

@@ -1,0 +1,1 @@
+//! Audio devices for the phone (see the crate README).

@@ -1,0 +1,1 @@
+//! Sound processing for the phone (see the crate README).

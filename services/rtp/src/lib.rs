@@ -1,0 +1,1 @@
+//! RTP for the phone (see the crate README).

@@ -52,11 +52,19 @@ pub struct LoggedRequest {
 impl Kamailio {
     /// Starts Kamailio (`apt-get install kamailio`) with `users` as (name, password).
     pub fn start(users: &[(&str, &str)]) -> Kamailio {
+        Kamailio::start_with_voicemail(users, None)
+    }
+
+    /// [`Kamailio::start`], relaying every SUBSCRIBE that starts a subscription to
+    /// `voicemail` (as a PBX hands message-summary subscriptions to its voice-mail server),
+    /// record-routed: the NOTIFYs come back through Kamailio.
+    pub fn start_with_voicemail(users: &[(&str, &str)], voicemail: Option<SocketAddr>) -> Kamailio {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_udp_port("127.0.0.1");
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("address");
         let cfg = dir.path().join("kamailio.cfg");
-        std::fs::write(&cfg, config(addr, &ctl_path(dir.path()), users)).expect("write cfg");
+        std::fs::write(&cfg, config(addr, &ctl_path(dir.path()), users, voicemail))
+            .expect("write cfg");
         let log = std::fs::File::create(dir.path().join("kamailio.log")).expect("log");
         let child = Command::new("/usr/sbin/kamailio")
             .arg("-f")
@@ -165,7 +173,18 @@ fn ctl_path(dir: &Path) -> PathBuf {
     dir.join("kamailio_ctl")
 }
 
-fn config(addr: SocketAddr, ctl: &Path, users: &[(&str, &str)]) -> String {
+fn config(
+    addr: SocketAddr,
+    ctl: &Path,
+    users: &[(&str, &str)],
+    voicemail: Option<SocketAddr>,
+) -> String {
+    let voicemail = match voicemail {
+        Some(vm) => format!(
+            "    if (is_method(\"SUBSCRIBE\")) {{\n        record_route();\n        $du = \"sip:{vm}\";\n        route(RELAY);\n    }}\n"
+        ),
+        None => String::new(),
+    };
     let mut cases = String::new();
     for (user, password) in users {
         cases.push_str(&format!(
@@ -246,7 +265,7 @@ request_route {{
         }}
         exit;
     }}
-    # Only new calls (and instant messages) are routed to the location table; any other
+{voicemail}    # Only new calls (and instant messages) are routed to the location table; any other
     # request keeps its plain 404.
     if (!is_method("INVITE|MESSAGE") || !lookup("location")) {{
         sl_send_reply("404", "Not Here");

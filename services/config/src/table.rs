@@ -690,6 +690,16 @@ fn build() -> Vec<ParamDef> {
         )
         .int(0),
     );
+    // Not in the guide: the old phone only took unsolicited NOTIFYs; 1 also subscribes.
+    t.push(
+        row(
+            "mwi_subscribe",
+            Kind::Flag,
+            "deskphone",
+            "subscribe to each registered line's message-summary (RFC 3842) for the lamp",
+        )
+        .int(0),
+    );
     t.push(
         row(
             "check_sync_any_source",

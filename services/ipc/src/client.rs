@@ -141,3 +141,22 @@ impl Protocol for Sipd {
         }
     }
 }
+
+/// The media daemon's protocol.
+pub struct Mediad;
+
+impl Protocol for Mediad {
+    const SERVICE: Service = Service::Mediad;
+    type Request = crate::mediad::Request;
+    type Reply = crate::mediad::Reply;
+    type Event = crate::mediad::Event;
+    fn hello(hello: Hello) -> Self::Request {
+        crate::mediad::Request::Hello(hello)
+    }
+    fn error_of(reply: &Self::Reply) -> Option<&str> {
+        match reply {
+            crate::mediad::Reply::Error { message } => Some(message),
+            _ => None,
+        }
+    }
+}

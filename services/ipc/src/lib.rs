@@ -10,7 +10,9 @@
 
 pub mod client;
 pub mod frame;
+pub mod mediad;
 pub mod provd;
+pub mod server;
 pub mod sipd;
 pub mod systemd;
 

@@ -366,6 +366,47 @@ pub(crate) struct Dialog {
     pub(crate) route_set: Vec<String>,
 }
 
+impl Dialog {
+    /// A request inside the dialog (RFC 3261 section 12.2.1.1); without a remote tag yet, the
+    /// dialog-creating request itself (To without tag, Request-URI the remote target).
+    pub(crate) fn request(&mut self, method: &str) -> Message {
+        let d = self;
+        d.local_cseq += 1;
+        let loose = d
+            .route_set
+            .first()
+            .and_then(|r| name_addr(r).ok().map(|a| uri::param(a.uri, "lr").is_some()))
+            .unwrap_or(true);
+        let (ruri, routes): (String, Vec<String>) = if loose {
+            (d.remote_target.clone(), d.route_set.clone())
+        } else {
+            // A strict router: its URI becomes the Request-URI, the target goes last.
+            let first = name_addr(&d.route_set[0])
+                .map(|a| a.uri.to_string())
+                .unwrap_or_default();
+            let mut rest: Vec<String> = d.route_set[1..].to_vec();
+            rest.push(format!("<{}>", d.remote_target));
+            (first, rest)
+        };
+        let mut m = Message::request(method, ruri);
+        m.push(Name::FROM, format!("{};tag={}", d.local_uri, d.local_tag));
+        m.push(
+            Name::TO,
+            match &d.remote_tag {
+                Some(t) => format!("{};tag={t}", d.remote_uri),
+                None => d.remote_uri.clone(),
+            },
+        );
+        m.push(Name::CALL_ID, d.call_id.clone());
+        m.push(Name::CSEQ, format!("{} {method}", d.local_cseq));
+        m.push(Name::MAX_FORWARDS, "70");
+        for r in routes {
+            m.push(Name::ROUTE, r);
+        }
+        m
+    }
+}
+
 pub(crate) struct Call {
     pub(crate) id: CallId,
     pub(crate) line: u8,
@@ -1901,42 +1942,9 @@ impl Call {
         }
     }
 
-    /// A request inside the dialog (RFC 3261 section 12.2.1.1).
+    /// A request inside the call's dialog.
     pub(crate) fn request(&mut self, method: &str) -> Message {
-        let d = &mut self.dialog;
-        d.local_cseq += 1;
-        let loose = d
-            .route_set
-            .first()
-            .and_then(|r| name_addr(r).ok().map(|a| uri::param(a.uri, "lr").is_some()))
-            .unwrap_or(true);
-        let (ruri, routes): (String, Vec<String>) = if loose {
-            (d.remote_target.clone(), d.route_set.clone())
-        } else {
-            // A strict router: its URI becomes the Request-URI, the target goes last.
-            let first = name_addr(&d.route_set[0])
-                .map(|a| a.uri.to_string())
-                .unwrap_or_default();
-            let mut rest: Vec<String> = d.route_set[1..].to_vec();
-            rest.push(format!("<{}>", d.remote_target));
-            (first, rest)
-        };
-        let mut m = Message::request(method, ruri);
-        m.push(Name::FROM, format!("{};tag={}", d.local_uri, d.local_tag));
-        m.push(
-            Name::TO,
-            match &d.remote_tag {
-                Some(t) => format!("{};tag={t}", d.remote_uri),
-                None => d.remote_uri.clone(),
-            },
-        );
-        m.push(Name::CALL_ID, d.call_id.clone());
-        m.push(Name::CSEQ, format!("{} {method}", d.local_cseq));
-        m.push(Name::MAX_FORWARDS, "70");
-        for r in routes {
-            m.push(Name::ROUTE, r);
-        }
-        m
+        self.dialog.request(method)
     }
 
     fn ack(&mut self, cseq: u32) -> Message {

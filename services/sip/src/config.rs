@@ -147,6 +147,9 @@ pub struct Settings {
     pub user_info: UserInfo,
     /// User-Agent header value.
     pub user_agent: String,
+    /// Expires asked for in message-waiting SUBSCRIBEs, seconds (not a parameter of the
+    /// guide, whose phones only take unsolicited NOTIFYs; 3600 like a registration).
+    pub mwi_expires: u32,
 }
 
 impl Default for Settings {
@@ -161,6 +164,7 @@ impl Default for Settings {
             control_port: 5060,
             user_info: UserInfo::None,
             user_agent: format!("deskphone/{}", env!("CARGO_PKG_VERSION")),
+            mwi_expires: 3600,
         }
     }
 }
@@ -194,6 +198,7 @@ impl Settings {
                 _ => UserInfo::None,
             },
             user_agent: d.user_agent,
+            mwi_expires: d.mwi_expires,
         }
     }
 }

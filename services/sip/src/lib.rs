@@ -31,8 +31,11 @@
 //!   transferred, and the local three-way conference with `cnf_join_enable`.
 //! - [`challenge`]: digest challenges the phone itself issues (check-sync authentication).
 //! - [`mwi`]: the `message-summary` body of message-waiting NOTIFYs (RFC 3842).
-//! - [`ua`]: the [`UserAgent`] that wires transactions, registrations and calls together and
-//!   answers OPTIONS.
+//! - [`subscription`]: message waiting by subscription, one per line: SUBSCRIBE/NOTIFY
+//!   (RFC 6665) of the `message-summary` package to the line's own address of record, with
+//!   digest answers, refresh, the server's terminations, stop on 489/403/404/405 and back-off.
+//! - [`ua`]: the [`UserAgent`] that wires transactions, registrations, subscriptions and calls
+//!   together and answers OPTIONS.
 //! - [`config`]: the parameters of the guide (`timer_t1`, `sip_retx`, `lineN_name`, ...) read
 //!   from the effective configuration of deskphone-config.
 //!
@@ -66,6 +69,8 @@
 //!             UaEvent::Registration { line, state } => println!("line {line}: {state:?}"),
 //!             UaEvent::Call(event) => println!("{event:?}"),
 //!             UaEvent::Transaction(event) => println!("{event:?}"),
+//!             UaEvent::Subscription { line, state } => println!("line {line} MWI: {state:?}"),
+//!             UaEvent::MessageSummary { line, summary } => println!("line {line}: {summary:?}"),
 //!         }
 //!     }
 //!     // 3. Wait for a datagram or the next deadline, whichever comes first.
@@ -90,13 +95,15 @@
 //! - **datagrams** — [`UserAgent::handle_datagram`] (`now`, source address, bytes);
 //! - **time** — [`UserAgent::handle_timeout`], at or after [`UserAgent::poll_timeout`];
 //! - **commands** — [`UserAgent::register`] / [`UserAgent::unregister`] per line,
+//!   [`UserAgent::subscribe_mwi`] / [`UserAgent::unsubscribe_mwi`] per line,
 //!   [`UserAgent::dial`], [`UserAgent::answer`], [`UserAgent::hangup`], [`UserAgent::hold`]
 //!   for calls, [`UserAgent::respond`] and [`UserAgent::send_request`] for the layers above.
 //!
 //! Out:
 //! - **datagrams to send** — [`UserAgent::poll_transmit`] gives a [`Transmit`] (destination
 //!   and bytes);
-//! - **events** — [`UserAgent::poll_event`]: registration changes per line, call events
+//! - **events** — [`UserAgent::poll_event`]: registration and message-waiting subscription
+//!   changes per line, message summaries of the subscriptions, call events
 //!   (incoming, state changes, negotiated media, ended, refused by a policy), requests to
 //!   answer, responses, timeouts, and what was rejected or dropped (for the log);
 //! - **the next deadline** — [`UserAgent::poll_timeout`].
@@ -112,6 +119,7 @@ pub mod config;
 pub mod message;
 pub mod mwi;
 pub mod register;
+pub mod subscription;
 pub mod syntax;
 pub mod transaction;
 pub mod transfer;
@@ -122,7 +130,9 @@ pub use call::{CallError, CallEvent, CallId, CallInfo, CallSettings, CallState, 
 pub use check::{inspect, Verdict};
 pub use config::{LineSettings, Settings, Timers, UserInfo};
 pub use message::{response_to, Message, StartLine};
+pub use mwi::MessageSummary;
 pub use register::{PrimaryNews, RegState, Registration, Server};
+pub use subscription::SubState;
 pub use transaction::{ClientTx, Endpoint, Event, ServerTx, Transmit};
 pub use transfer::TransferTarget;
 pub use ua::{UaEvent, UserAgent};

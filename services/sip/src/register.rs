@@ -376,13 +376,23 @@ impl Registration {
         }
     }
 
-    fn aor(&self) -> String {
+    /// The line's address of record: To and From of its REGISTERs and SUBSCRIBEs.
+    pub(crate) fn aor(&self) -> String {
         format!(
             "sip:{}@{}{}",
             self.line.name,
             self.line.proxy,
             self.user_param()
         )
+    }
+
+    /// From without its tag: the display name (quotes and backslashes dropped) and the AOR.
+    pub(crate) fn local_uri(&self) -> String {
+        let aor = self.aor();
+        match &self.line.display_name {
+            Some(d) => format!("\"{}\" <{aor}>", d.replace(['"', '\\'], "")),
+            None => format!("<{aor}>"),
+        }
     }
 
     /// OPTIONS to the primary: is it back?
@@ -417,11 +427,10 @@ impl Registration {
         };
         let uri = self.request_uri.print_ctx(ctx).to_string();
         let mut m = Message::request("REGISTER", uri);
-        let from = match &self.line.display_name {
-            Some(d) => format!("\"{}\" <{aor}>", d.replace(['"', '\\'], "")),
-            None => format!("<{aor}>"),
-        };
-        m.push(Name::FROM, format!("{from};tag={}", self.from_tag));
+        m.push(
+            Name::FROM,
+            format!("{};tag={}", self.local_uri(), self.from_tag),
+        );
         m.push(Name::TO, format!("<{aor}>"));
         m.push(Name::CALL_ID, self.call_id.clone());
         m.push(Name::CSEQ, format!("{} REGISTER", self.cseq));
@@ -747,12 +756,8 @@ impl Registration {
         self.set_state(RegState::Failed { reason, retry });
     }
 
-    /// 30 s · 2^(n-1), at most 1800 s, times a factor in [0.5, 1].
     fn backoff(&mut self) -> Duration {
-        let exp = self.failures.saturating_sub(1).min(6);
-        let full = (30u64 << exp).min(1800);
-        let factor = 0.5 + 0.5 * self.rng.f64();
-        Duration::from_secs_f64(full as f64 * factor)
+        backoff(self.failures, &mut self.rng)
     }
 
     fn set_state(&mut self, state: RegState) {
@@ -789,6 +794,15 @@ pub(crate) fn answer_digest(
             body: &response.body,
         },
     )
+}
+
+/// The wait after the `failures`-th failure in a row: 30 s · 2^(n-1), at most 1800 s, times
+/// a factor in [0.5, 1] (see the module documentation).
+pub(crate) fn backoff(failures: u32, rng: &mut fastrand::Rng) -> Duration {
+    let exp = failures.saturating_sub(1).min(6);
+    let full = (30u64 << exp).min(1800);
+    let factor = 0.5 + 0.5 * rng.f64();
+    Duration::from_secs_f64(full as f64 * factor)
 }
 
 /// How long before the granted expiry the refresh starts (see the module documentation).

@@ -1,6 +1,7 @@
-//! The user agent core: one [`Endpoint`] (transactions), one [`Registration`] per line and
-//! the [`Calls`], wired together, with OPTIONS answered here. What none of them takes (NOTIFY,
-//! SUBSCRIBE, ...) goes up as [`UaEvent::Transaction`].
+//! The user agent core: one [`Endpoint`] (transactions), one [`Registration`] per line, the
+//! [`Calls`] and the message-waiting [`Subscription`]s, wired together, with OPTIONS answered
+//! here. What none of them takes (a NOTIFY outside our subscriptions, such as an unsolicited
+//! message-summary or a check-sync, SUBSCRIBE, ...) goes up as [`UaEvent::Transaction`].
 //!
 //! Each line registers with its primary and, given one, fails over to the backup
 //! (`proxy_backup`) and back as [`crate::register`] describes; new calls of a line go where
@@ -18,7 +19,9 @@ use crate::call::{
 };
 use crate::config::{LineSettings, Settings};
 use crate::message::{response_to, Message};
+use crate::mwi::MessageSummary;
 use crate::register::{PrimaryNews, RegState, Registration, Server};
+use crate::subscription::{SubState, Subscription};
 use crate::transaction::{ClientTx, Endpoint, Error, Event, ServerTx, Transmit};
 use crate::transfer::TransferTarget;
 
@@ -32,6 +35,12 @@ pub enum UaEvent {
     Call(CallEvent),
     /// Something for the layers above the registrations and calls.
     Transaction(Event),
+    /// A line's message-waiting subscription changed ([`UserAgent::subscribe_mwi`]).
+    Subscription { line: u8, state: SubState },
+    /// A NOTIFY of a line's message-waiting subscription told the mailbox state (it has been
+    /// answered already). Unsolicited message-summary NOTIFYs still come as
+    /// [`UaEvent::Transaction`].
+    MessageSummary { line: u8, summary: MessageSummary },
 }
 
 #[derive(Debug)]
@@ -43,6 +52,10 @@ pub struct UserAgent {
     /// The line of each client transaction of the registrations, and whether it is an OPTIONS
     /// probe of the primary.
     tx_line: HashMap<ClientTx, (u8, bool)>,
+    /// The message-waiting subscriptions, one per line at most.
+    subs: Vec<Subscription>,
+    /// The line of each client transaction of the subscriptions.
+    tx_sub: HashMap<ClientTx, u8>,
     calls: Calls,
     rng: fastrand::Rng,
     events: VecDeque<UaEvent>,
@@ -75,6 +88,8 @@ impl UserAgent {
             endpoint,
             lines: Vec::new(),
             tx_line: HashMap::new(),
+            subs: Vec::new(),
+            tx_sub: HashMap::new(),
             calls,
             rng,
             events: VecDeque::new(),
@@ -108,6 +123,9 @@ impl UserAgent {
         self.lines.retain(|r| r.line() != number);
         // Answers to the replaced registration's requests are not the new one's.
         self.tx_line.retain(|_, (l, _)| *l != number);
+        // So does its subscription (other credentials, maybe another server): subscribe again.
+        self.subs.retain(|s| s.line() != number);
+        self.tx_sub.retain(|_, l| *l != number);
         self.lines.push(reg);
         Ok(())
     }
@@ -150,6 +168,42 @@ impl UserAgent {
             r.stop();
         }
         self.pump(now);
+    }
+
+    /// Subscribes a line to its own message-waiting state (`message-summary`, RFC 3842) at
+    /// the server it registers with, and keeps the subscription up (see
+    /// [`crate::subscription`]). Summaries then come as [`UaEvent::MessageSummary`], changes
+    /// as [`UaEvent::Subscription`]. Asked again, it refreshes at once, or starts over after
+    /// the subscription stopped. Nothing for an unknown line.
+    pub fn subscribe_mwi(&mut self, now: Instant, line: u8) {
+        let Some(reg) = self.lines.iter().find(|r| r.line() == line) else {
+            return;
+        };
+        if !self.subs.iter().any(|s| s.line() == line) {
+            let sub = Subscription::new(reg.settings(), &self.settings, self.rng.u64(..));
+            self.subs.push(sub);
+        }
+        if let Some(s) = self.subs.iter_mut().find(|s| s.line() == line) {
+            s.start(now);
+        }
+        self.pump(now);
+    }
+
+    /// Ends a line's message-waiting subscription: SUBSCRIBE with Expires 0 if one may
+    /// exist, and the dialog is forgotten.
+    pub fn unsubscribe_mwi(&mut self, now: Instant, line: u8) {
+        if let Some(s) = self.subs.iter_mut().find(|s| s.line() == line) {
+            s.stop(now);
+        }
+        self.pump(now);
+    }
+
+    /// Where a line's message-waiting subscription stands; `None` if it was never asked for.
+    pub fn mwi_subscription(&self, line: u8) -> Option<&SubState> {
+        self.subs
+            .iter()
+            .find(|s| s.line() == line)
+            .map(Subscription::state)
     }
 
     /// The call settings in effect (policies, codecs, media ports).
@@ -310,12 +364,17 @@ impl UserAgent {
         for r in &mut self.lines {
             r.handle_timeout(now);
         }
+        for s in &mut self.subs {
+            s.handle_timeout(now);
+        }
         self.pump(now);
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
         let lines = self.lines.iter().filter_map(Registration::poll_timeout);
+        let subs = self.subs.iter().filter_map(Subscription::poll_timeout);
         lines
+            .chain(subs)
             .chain(self.endpoint.poll_timeout())
             .chain(self.calls.poll_timeout())
             .min()
@@ -365,6 +424,33 @@ impl UserAgent {
                     });
                 }
             }
+            for s in &mut self.subs {
+                // Where the line registers now: the subscription follows a failover.
+                let Some(reg) = self.lines.iter().find(|r| r.line() == s.line()) else {
+                    continue;
+                };
+                while let Some(request) = s.poll_request(reg) {
+                    busy = true;
+                    match self.endpoint.send_request(now, request, reg.destination()) {
+                        Ok(tx) => {
+                            self.tx_sub.insert(tx, s.line());
+                        }
+                        Err(_) => s.handle_request_timeout(now),
+                    }
+                }
+                while let Some(state) = s.poll_change() {
+                    self.events.push_back(UaEvent::Subscription {
+                        line: s.line(),
+                        state,
+                    });
+                }
+                while let Some(summary) = s.poll_summary() {
+                    self.events.push_back(UaEvent::MessageSummary {
+                        line: s.line(),
+                        summary,
+                    });
+                }
+            }
             // What one line learnt about a primary moves the others that use it.
             for (from, primary, n) in news {
                 busy = true;
@@ -404,6 +490,21 @@ impl UserAgent {
                     }
                 }
             }
+            Event::Response { tx, response } if self.tx_sub.contains_key(&tx) => {
+                let line = self.tx_sub[&tx];
+                if response.code().is_some_and(|c| c >= 200) {
+                    self.tx_sub.remove(&tx);
+                }
+                if let Some(s) = self.subs.iter_mut().find(|s| s.line() == line) {
+                    s.handle_response(now, &response);
+                }
+            }
+            Event::Timeout { tx } if self.tx_sub.contains_key(&tx) => {
+                let line = self.tx_sub.remove(&tx).unwrap_or_default();
+                if let Some(s) = self.subs.iter_mut().find(|s| s.line() == line) {
+                    s.handle_request_timeout(now);
+                }
+            }
             Event::Response { tx, response } => {
                 let ids = self.identities();
                 self.calls
@@ -435,6 +536,12 @@ impl UserAgent {
 
     /// A request outside any call.
     fn request(&mut self, now: Instant, tx: ServerTx, request: Message, source: SocketAddr) {
+        if let Some(s) = self.subs.iter_mut().find(|s| s.owns(&request)) {
+            let answer = s.handle_notify(now, &request);
+            // The transaction was just opened by this request: it takes a final answer.
+            let _ = self.endpoint.respond(now, tx, answer);
+            return;
+        }
         match request.method() {
             Some("OPTIONS") => {
                 let tag = self.endpoint.random_token(10);

@@ -10,6 +10,7 @@
 //!   the link to provd (configuration and its changes, check-sync handed over), the Unix
 //!   socket of [`deskphone_ipc::sipd`], sd_notify.
 
+pub mod media;
 pub mod plan;
 pub mod service;
 pub mod shell;

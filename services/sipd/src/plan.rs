@@ -56,6 +56,35 @@ pub struct Wanted {
     /// Codecs, media ports, call policies. The media address is empty until [`resolve`]
     /// knows the local address (unless `nat_address` gave it), the outbound proxy unset.
     pub calls: CallSettings,
+    /// What mediad needs besides the negotiation.
+    pub media: MediaOptions,
+    /// `mwi_subscribe` 1: each registered line subscribes to its message-summary.
+    pub mwi_subscribe: bool,
+}
+
+/// The parameters that shape a call's media in mediad rather than its signalling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MediaOptions {
+    /// `dtmf_inband`: digits are played in the audio (unless telephone-event is in use).
+    pub dtmf_inband: bool,
+    /// `dtmf_db_level`, 1-5.
+    pub dtmf_level: u8,
+    /// `tos_media`, 0-5: IP precedence of RTP/RTCP.
+    pub tos: u8,
+    /// `enable_vad`.
+    pub vad: bool,
+}
+
+impl MediaOptions {
+    pub fn from_config(c: &Config) -> MediaOptions {
+        let int = |name: &str, default: i64| c.int(name).unwrap_or(default);
+        MediaOptions {
+            dtmf_inband: int("dtmf_inband", 1) == 1,
+            dtmf_level: int("dtmf_db_level", 3).clamp(1, 5) as u8,
+            tos: int("tos_media", 5).clamp(0, 5) as u8,
+            vad: int("enable_vad", 0) == 1,
+        }
+    }
 }
 
 fn text(c: &Config, name: &str) -> Option<String> {
@@ -119,6 +148,8 @@ pub fn wanted(c: &Config) -> Wanted {
         check_sync_any_source: c.int("check_sync_any_source") == Some(1),
         check_sync_auth: c.int("check_sync_auth") == Some(1),
         calls: CallSettings::from_config(c, "", None),
+        media: MediaOptions::from_config(c),
+        mwi_subscribe: c.int("mwi_subscribe") == Some(1),
     }
 }
 
@@ -190,6 +221,8 @@ pub struct Plan {
     pub check_sync_auth: bool,
     /// What calls use; may change without touching the registrations.
     pub calls: CallSettings,
+    pub media: MediaOptions,
+    pub mwi_subscribe: bool,
 }
 
 impl Plan {
@@ -308,6 +341,8 @@ pub async fn resolve(wanted: &Wanted, bind: IpAddr, sip_port: u16) -> Plan {
         check_sync_any_source: wanted.check_sync_any_source,
         check_sync_auth: wanted.check_sync_auth,
         calls,
+        media: wanted.media,
+        mwi_subscribe: wanted.mwi_subscribe,
     }
 }
 
@@ -439,6 +474,8 @@ mod tests {
             check_sync_any_source: false,
             check_sync_auth: false,
             calls: CallSettings::from_config(&c, "10.0.0.20", None),
+            media: MediaOptions::from_config(&c),
+            mwi_subscribe: false,
         };
         let mut b = a.clone();
         b.settings.register = true;

@@ -76,6 +76,8 @@ pub async fn run(opts: Options) -> anyhow::Result<i32> {
     // Busy/idle for provd's check-sync, in order: one task sends the latest state.
     let (busy_tx, busy_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(activity_link(opts.runtime.clone(), busy_rx));
+    let (media_tx, media_rx) = mpsc::unbounded_channel();
+    tokio::spawn(crate::media::media_link(opts.runtime.clone(), media_rx));
     let mut shell = Shell::new(fastrand::u64(..));
     let mut socket: Option<Bound> = None;
     let mut subscribers: Vec<mpsc::Sender<Event>> = Vec::new();
@@ -97,6 +99,7 @@ pub async fn run(opts: Options) -> anyhow::Result<i32> {
             &mut subscribers,
             &opts.runtime,
             &busy_tx,
+            &media_tx,
             &mut figures,
         );
         let deadline = shell.poll_timeout();
@@ -183,6 +186,7 @@ pub async fn run(opts: Options) -> anyhow::Result<i32> {
                 &mut subscribers,
                 &opts.runtime,
                 &busy_tx,
+                &media_tx,
                 &mut figures,
             );
             if shell.is_quiet() || Instant::now() >= end {
@@ -300,6 +304,7 @@ fn events(
     subscribers: &mut Vec<mpsc::Sender<Event>>,
     runtime: &RuntimeDir,
     busy_tx: &tokio::sync::watch::Sender<bool>,
+    media_tx: &mpsc::UnboundedSender<crate::shell::MediaOrder>,
     figures: &mut Figures,
 ) {
     while let Some(e) = shell.poll_event() {
@@ -327,6 +332,7 @@ fn events(
                 tokio::spawn(resync(runtime.clone()));
                 continue;
             }
+            ShellEvent::StatusMessage(text) => Event::StatusMessage { text },
             ShellEvent::CheckSyncRefused { source, event, why } => {
                 let text = format!("check-sync ({event}) from {source} refused: {why}");
                 log::warn!("{text}");
@@ -382,9 +388,9 @@ fn events(
                 );
                 Event::Transfer { call, ok, outcome }
             }
-            ShellEvent::Media { call, description } => {
-                // mediad (issue 5) will take these orders; until then they are logged.
-                log::info!("call {call} media: {description}");
+            ShellEvent::Media(order) => {
+                // Unbounded: orders come one or two per call event, never from a flood alone.
+                let _ = media_tx.send(order);
                 continue;
             }
             ShellEvent::Busy(busy) => {

@@ -16,13 +16,14 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use deskphone_dialplan::{Route as DialRoute, UserTag};
+use deskphone_ipc::mediad::SessionOrder;
 use deskphone_ipc::sipd::{CallStatus, LineStatus, VoiceMessages};
 use deskphone_sip::challenge::{Challenger, Refusal};
 use deskphone_sip::mwi::{parse_message_summary, MessageSummary};
 use deskphone_sip::ua::ALLOW;
 use deskphone_sip::{
     response_to, CallEvent, CallId, CallInfo, CallState, Event, Message, Name, RegState, Server,
-    ServerTx, Transmit, UaEvent, UserAgent,
+    ServerTx, SubState, Transmit, UaEvent, UserAgent,
 };
 use deskphone_sip::{Route as SipRoute, TransferTarget};
 
@@ -67,11 +68,26 @@ pub enum ShellEvent {
         ok: bool,
         outcome: String,
     },
-    /// Media was negotiated for a call: for mediad (and the log until mediad exists).
-    Media { call: u32, description: String },
+    /// Something for the Status Messages screen and the log.
+    StatusMessage(String),
+    /// An order for mediad: a call's media started or changed, ended, or calls are mixed.
+    Media(MediaOrder),
     /// The phone went from idle to having calls (`true`) or back: provd's check-sync
     /// waits for an idle phone.
     Busy(bool),
+}
+
+/// What mediad must do for the calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaOrder {
+    Session(SessionOrder),
+    Stop {
+        call: u32,
+    },
+    /// Mix these calls with the local party (empty: no conference).
+    Conference {
+        calls: Vec<u32>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,6 +194,7 @@ impl Shell {
                             if register {
                                 cur.ua.register(now, l.settings.line);
                             } else {
+                                cur.ua.unsubscribe_mwi(now, l.settings.line);
                                 cur.ua.unregister(now, l.settings.line);
                             }
                         }
@@ -275,6 +292,8 @@ impl Shell {
                         && m.settings.proxy_port == l.settings.proxy_port
                         && m.destination == l.destination
                 });
+            // The new user agent subscribes again once its lines register.
+            old.ua.unsubscribe_mwi(now, n);
             if active && !taken_over {
                 old.ua.unregister(now, n);
                 if old.ua.registration(n) != Some(&RegState::Unregistered) {
@@ -374,6 +393,7 @@ impl Shell {
             }
             for l in &cur.plan.lines {
                 if l.destination.is_ok() {
+                    cur.ua.unsubscribe_mwi(now, l.settings.line);
                     cur.ua.unregister(now, l.settings.line);
                 }
             }
@@ -449,7 +469,17 @@ impl Shell {
         }
         for e in reported {
             match e {
-                UaEvent::Registration { line, state } => self.registration(line, state),
+                UaEvent::Registration { line, state } => self.registration(now, line, state),
+                UaEvent::MessageSummary { line, summary } => self.set_mwi(line, summary),
+                UaEvent::Subscription { line, state } => match state {
+                    SubState::Stopped { reason } => {
+                        let text =
+                            format!("line {line}: message-waiting subscription refused: {reason}");
+                        log::warn!("{text}");
+                        self.events.push_back(ShellEvent::StatusMessage(text));
+                    }
+                    other => log::debug!("line {line}: message-waiting subscription {other:?}"),
+                },
                 UaEvent::Transaction(Event::Request {
                     tx,
                     request,
@@ -497,8 +527,20 @@ impl Shell {
             .retain(|r| !r.pending.is_empty() && r.deadline > now);
     }
 
-    fn registration(&mut self, line: u8, state: RegState) {
+    fn registration(&mut self, now: Instant, line: u8, state: RegState) {
         let register = self.current.as_ref().is_some_and(|c| c.plan.register());
+        // mwi_subscribe: subscribe once a line is registered (not at every refresh, and not
+        // again after the server refused: a new configuration asks again).
+        if let (RegState::Registered { .. }, Some(cur)) = (&state, &mut self.current) {
+            if cur.plan.mwi_subscribe
+                && matches!(
+                    cur.ua.mwi_subscription(line),
+                    None | Some(SubState::Unsubscribed)
+                )
+            {
+                cur.ua.subscribe_mwi(now, line);
+            }
+        }
         let stopping = self.stopping;
         let Some(v) = self.lines.get_mut(&line) else {
             return;
@@ -557,22 +599,26 @@ impl Shell {
                 negotiated,
                 early,
             } => {
-                let remote = negotiated
-                    .remote_rtp
-                    .map(|a| a.to_string())
-                    .unwrap_or_else(|| "none (held)".into());
-                let description = format!(
-                    "{} (pt {}), local port {local_port}, remote {remote}, we {:?},                      telephone-event {:?}{}",
-                    negotiated.codec.encoding_name(),
-                    negotiated.payload_type,
-                    negotiated.local_direction,
-                    negotiated.telephone_event,
-                    if early { ", early media" } else { "" }
-                );
-                self.events.push_back(ShellEvent::Media {
+                let Some(cur) = &self.current else { return };
+                let media = cur.plan.media;
+                let order = SessionOrder {
                     call: call.0,
-                    description,
-                });
+                    local_port,
+                    remote_rtp: negotiated.remote_rtp,
+                    codec: negotiated.codec.encoding_name().to_string(),
+                    payload_type: negotiated.payload_type,
+                    telephone_event: negotiated.telephone_event,
+                    send: negotiated.local_direction.sends(),
+                    receive: negotiated.local_direction.receives(),
+                    ptime_ms: negotiated.ptime_ms,
+                    inband_dtmf: media.dtmf_inband && negotiated.send_inband_dtmf,
+                    dtmf_level: media.dtmf_level,
+                    tos: media.tos,
+                    vad: media.vad,
+                    early,
+                };
+                self.events
+                    .push_back(ShellEvent::Media(MediaOrder::Session(order)));
             }
             CallEvent::RemoteHold { call, .. } => {
                 if let Some(c) = self.call(now, call) {
@@ -585,6 +631,8 @@ impl Shell {
                 missed,
             } => {
                 let since = self.connected.remove(&call);
+                self.events
+                    .push_back(ShellEvent::Media(MediaOrder::Stop { call: call.0 }));
                 if let Some(info) = self.last_seen.remove(&call) {
                     let mut status = call_status(&info, since, now);
                     status.state = CallState::Ended.as_str().into();
@@ -617,8 +665,11 @@ impl Shell {
             }
             CallEvent::Conference { calls } => {
                 let ids: Vec<String> = calls.iter().map(|c| c.to_string()).collect();
-                // mediad (issue 5) will mix these; until then it is logged.
                 log::info!("conference of calls {}", ids.join(" and "));
+                self.events
+                    .push_back(ShellEvent::Media(MediaOrder::Conference {
+                        calls: calls.iter().map(|c| c.0).collect(),
+                    }));
                 for call in calls {
                     if let Some(c) = self.call(now, call) {
                         self.events.push_back(ShellEvent::Call(c));
@@ -801,6 +852,12 @@ impl Shell {
         let Some(line) = line else {
             return (404, "Not Found");
         };
+        self.set_mwi(line, summary);
+        (200, "OK")
+    }
+
+    /// A line's message-summary, from a NOTIFY of its subscription or an unsolicited one.
+    fn set_mwi(&mut self, line: u8, summary: MessageSummary) {
         if self.mwi.get(&line) != Some(&summary) {
             log::info!(
                 "line {line}: messages waiting {}{}",
@@ -813,7 +870,6 @@ impl Shell {
             self.mwi.insert(line, summary);
             self.events.push_back(ShellEvent::Line(line));
         }
-        (200, "OK")
     }
 
     /// `phonectl transfer`: see [`deskphone_ipc::sipd::Request::Transfer`] for the defaults.

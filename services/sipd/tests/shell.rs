@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use deskphone_sip::{
     inspect, CallSettings, LineSettings, Message, Name, Settings, Transmit, Verdict,
 };
-use deskphone_sipd::plan::{Plan, PlannedLine};
+use deskphone_sipd::plan::{MediaOptions, Plan, PlannedLine};
 use deskphone_sipd::shell::{Shell, ShellEvent};
 
 const PHONE: &str = "192.0.2.20:5060";
@@ -53,6 +53,10 @@ fn plan(register: bool, lines: Vec<PlannedLine>) -> Plan {
             "192.0.2.20",
             None,
         ),
+        media: MediaOptions::from_config(&deskphone_config::Config::new(deskphone_config::Mac(
+            [0; 6],
+        ))),
+        mwi_subscribe: false,
     }
 }
 

@@ -46,6 +46,8 @@ pub fn bin_dir() -> &'static Path {
             "deskphone-sim",
             "-p",
             "deskphone-sipd",
+            "-p",
+            "deskphone-mediad",
         ]);
         if release {
             cmd.arg("--release");

@@ -167,6 +167,10 @@ pub struct RtpStatus {
     /// Frames played by concealment (lost or late).
     #[serde(default)]
     pub concealed: u64,
+    /// Frames the jitter buffer dropped or inserted to follow the network's delay and the
+    /// far end's clock.
+    #[serde(default)]
+    pub adjusted: u64,
     /// The jitter buffer's playout delay now, milliseconds.
     #[serde(default)]
     pub playout_delay_ms: f64,
@@ -218,6 +222,7 @@ mod tests {
             local_port: 16384,
             remote: None,
             concealed: 0,
+            adjusted: 0,
             playout_delay_ms: 20.0,
             rtt_ms: None,
             dtmf_received: String::new(),

@@ -12,8 +12,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use deskphone_config::Mac;
 use deskphone_ipc::client::{Client, Provd, Sipd};
 use deskphone_ipc::provd::{Event, Reply, Request};
-use deskphone_ipc::sipd;
 use deskphone_ipc::RuntimeDir;
+use deskphone_ipc::{mediad, sipd};
 
 #[derive(Parser, Debug)]
 #[command(version, about = "Look at and drive a deskphone")]
@@ -103,6 +103,13 @@ enum Command {
     },
     /// Mix two calls in a local three-way conference (default: the two calls there are).
     Conference { calls: Vec<u32> },
+    /// Send DTMF digits (0-9 * # A-D) on a call, as the keypad would during a call.
+    Dtmf {
+        /// The call (default: the connected one).
+        #[arg(long)]
+        call: Option<u32>,
+        digits: String,
+    },
 }
 
 #[derive(ValueEnum, Clone, Debug)]
@@ -167,9 +174,27 @@ async fn run(args: Args) -> anyhow::Result<u8> {
             let mut status = serde_json::to_value(&status)?;
             // sipd's lines join provd's status; without sipd the key is absent.
             let sip = sipd_status(&runtime).await;
+            // mediad's figures join each call as its "rtp" object (absent without mediad
+            // or before the call has media).
+            let media = mediad_status(&runtime).await;
             if let (Ok(sip), Some(obj)) = (&sip, status.as_object_mut()) {
                 obj.insert("lines".into(), serde_json::to_value(&sip.lines)?);
-                obj.insert("calls".into(), serde_json::to_value(&sip.calls)?);
+                let mut calls = serde_json::to_value(&sip.calls)?;
+                if let (Ok(m), Some(list)) = (&media, calls.as_array_mut()) {
+                    for call in list {
+                        let id = call["id"].as_u64();
+                        if let Some(s) = m.sessions.iter().find(|s| Some(u64::from(s.call)) == id) {
+                            call["rtp"] = serde_json::to_value(&s.rtp)?;
+                        }
+                    }
+                }
+                obj.insert("calls".into(), calls);
+            }
+            if let (Ok(m), Some(obj)) = (&media, status.as_object_mut()) {
+                obj.insert(
+                    "audio".into(),
+                    serde_json::json!({"path": m.path, "muted": m.muted, "device_error": m.device_error}),
+                );
             }
             if json {
                 println!("{}", serde_json::to_string_pretty(&status)?);
@@ -268,6 +293,7 @@ async fn run(args: Args) -> anyhow::Result<u8> {
             }
             call_command(&runtime, sipd::Request::Conference { calls }).await
         }
+        Command::Dtmf { call, digits } => dtmf(&runtime, call, &digits).await,
         Command::Events => {
             let mut c = connect(&runtime).await?;
             ok(c.request(&Request::Subscribe).await?)?;
@@ -299,6 +325,53 @@ async fn call_command(runtime: &RuntimeDir, request: sipd::Request) -> anyhow::R
         }
         other => anyhow::bail!("unexpected reply from sipd: {other:?}"),
     }
+}
+
+/// mediad's status, or why there is none.
+async fn mediad_status(runtime: &RuntimeDir) -> anyhow::Result<mediad::Status> {
+    let mut c = Client::<deskphone_ipc::client::Mediad>::connect(runtime, "phonectl").await?;
+    match c.request(&mediad::Request::Status).await? {
+        mediad::Reply::Status(s) => Ok(*s),
+        mediad::Reply::Error { message } => anyhow::bail!("{message}"),
+        other => anyhow::bail!("unexpected reply from mediad: {other:?}"),
+    }
+}
+
+/// Sends digits one by one to mediad on the call sipd says is connected (or the one given).
+async fn dtmf(runtime: &RuntimeDir, call: Option<u32>, digits: &str) -> anyhow::Result<u8> {
+    if let Some(bad) = digits
+        .chars()
+        .find(|d| !(d.is_ascii_digit() || "*#ABCDabcd".contains(*d)))
+    {
+        eprintln!("phonectl: {bad:?} is not a DTMF digit (0-9 * # A-D)");
+        return Ok(2);
+    }
+    let call = match call {
+        Some(c) => c,
+        None => {
+            let sip = sipd_status(runtime).await.context("is sipd running?")?;
+            match sip.calls.iter().find(|c| c.state == "connected") {
+                Some(c) => c.id,
+                None => {
+                    eprintln!("phonectl: no connected call");
+                    return Ok(1);
+                }
+            }
+        }
+    };
+    let mut c = Client::<deskphone_ipc::client::Mediad>::connect(runtime, "phonectl")
+        .await
+        .context("is mediad running?")?;
+    for digit in digits.chars() {
+        let digit = digit.to_ascii_uppercase();
+        if let mediad::Reply::Error { message } =
+            c.request(&mediad::Request::Dtmf { call, digit }).await?
+        {
+            eprintln!("phonectl: {message}");
+            return Ok(1);
+        }
+    }
+    Ok(0)
 }
 
 /// sipd's status, or why there is none (not running, refused).

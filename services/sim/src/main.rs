@@ -1,7 +1,7 @@
 //! `deskphone-sim`: the whole phone on a development machine.
 //!
-//! Starts each service of the phone as its own process with the host backends (today: provd
-//! and sipd; each later service joins here), the way systemd starts them on the image. A
+//! Starts each service of the phone as its own process with the host backends (provd, sipd
+//! and mediad; the UI joins here when it exists), the way systemd starts them on the image. A
 //! service that asks for a reboot (exit status 3) makes the simulator restart every service,
 //! as the phone would reboot; a service that dies otherwise is restarted after a pause, like
 //! `Restart=on-failure`. SIGTERM or SIGINT stops everything cleanly (sipd first, so it can
@@ -66,6 +66,14 @@ struct Args {
     /// The address sipd's SIP socket binds (default: every interface).
     #[arg(long)]
     sip_bind: Option<String>,
+    /// What the microphone of the active audio path hears: this WAV file, looped (default:
+    /// silence).
+    #[arg(long)]
+    audio_source: Option<PathBuf>,
+    /// What the earpiece or speaker plays: written to this WAV file as it plays (default:
+    /// nowhere).
+    #[arg(long)]
+    audio_sink: Option<PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -119,6 +127,24 @@ fn sipd_command(args: &Args, bin_dir: &Path) -> Command {
     c
 }
 
+fn mediad_command(args: &Args, bin_dir: &Path) -> Command {
+    let mut c = Command::new(bin_dir.join("mediad"));
+    c.arg("--runtime").arg(&args.runtime);
+    if let Some(b) = &args.sip_bind {
+        // Media on the address SIP uses, so the SDP's address is one mediad listens on.
+        c.arg("--bind").arg(b);
+    }
+    if let Some(f) = &args.audio_source {
+        c.arg("--audio-source").arg(f);
+    }
+    if let Some(f) = &args.audio_sink {
+        c.arg("--audio-sink").arg(f);
+    }
+    c.stdin(Stdio::null());
+    c.kill_on_drop(true);
+    c
+}
+
 async fn run(args: Args) -> anyhow::Result<i32> {
     let bin_dir = match &args.bin_dir {
         Some(d) => d.clone(),
@@ -140,6 +166,7 @@ async fn run(args: Args) -> anyhow::Result<i32> {
     );
     let mut boots = 1u32;
     let mut provd = spawn(provd_command(&args, &bin_dir), "provd")?;
+    let mut mediad = spawn(mediad_command(&args, &bin_dir), "mediad")?;
     let mut sipd = spawn(sipd_command(&args, &bin_dir), "sipd")?;
     loop {
         tokio::select! {
@@ -150,6 +177,8 @@ async fn run(args: Args) -> anyhow::Result<i32> {
                     eprintln!("deskphone-sim: phone rebooting (boot {boots})");
                     // A reboot restarts every service.
                     stop("sipd", &mut sipd).await;
+                    stop("mediad", &mut mediad).await;
+                    mediad = spawn(mediad_command(&args, &bin_dir), "mediad")?;
                     sipd = spawn(sipd_command(&args, &bin_dir), "sipd")?;
                 } else {
                     eprintln!("deskphone-sim: provd ended ({status}); restarting it");
@@ -162,11 +191,17 @@ async fn run(args: Args) -> anyhow::Result<i32> {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 sipd = spawn(sipd_command(&args, &bin_dir), "sipd")?;
             }
+            status = mediad.wait() => {
+                eprintln!("deskphone-sim: mediad ended ({}); restarting it", status?);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                mediad = spawn(mediad_command(&args, &bin_dir), "mediad")?;
+            }
             _ = term.recv() => break,
             _ = int.recv() => break,
         }
     }
     stop("sipd", &mut sipd).await;
+    stop("mediad", &mut mediad).await;
     stop("provd", &mut provd).await;
     eprintln!("deskphone-sim: stopped");
     Ok(0)

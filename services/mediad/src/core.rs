@@ -1,0 +1,496 @@
+//! The media of every call, without I/O: received packets and microphone frames in, packets
+//! to send and earpiece frames out, time as input. The engine feeds it from the sound
+//! device's clock; tests feed it directly.
+//!
+//! Each tick is one 10 ms frame. For every session the core takes one frame from the jitter
+//! buffer (decoding a packet once, even when it spans several frames; concealing a missing
+//! one), mixes what is heard with the tone and the ringer, and adds the microphone (plus, in
+//! a conference, the other party) to what each session sends, one packet per packet time.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime};
+
+use deskphone_dsp::codec::{self, CodecKind, Decoder, Encoder, EncoderConfig};
+use deskphone_ipc::mediad::{
+    AudioPath, Event, Reply, Request, RtpStatus, SessionOrder, SessionStatus, Status,
+};
+use deskphone_rtp::telephone_event::{digit_for_event, event_for_digit};
+use deskphone_rtp::{
+    parse_rtp, DtmfEvent, DtmfReceiver, DtmfSender, JitterBuffer, JitterConfig, NtpTime, Playout,
+    RtcpSession, RtpReceiver, RtpSender,
+};
+
+/// Samples per second.
+pub const RATE: u32 = 8000;
+/// Samples per tick: 10 ms.
+pub const FRAME: usize = 80;
+/// Digits kept in a call's `dtmf_received`.
+const DTMF_KEPT: usize = 32;
+/// A press of a digit lasts at least this long on the wire (RFC 4733 events).
+const DTMF_MIN: Duration = Duration::from_millis(100);
+
+/// A datagram for one of a call's sockets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    pub call: u32,
+    pub rtcp: bool,
+    pub to: SocketAddr,
+    pub data: Vec<u8>,
+}
+
+struct Session {
+    order: SessionOrder,
+    codec: CodecKind,
+    encoder: Box<dyn Encoder + Send>,
+    decoder: Box<dyn Decoder + Send>,
+    sender: RtpSender,
+    receiver: RtpReceiver,
+    jitter: JitterBuffer,
+    rtcp: RtcpSession,
+    dtmf_out: DtmfSender,
+    dtmf_in: DtmfReceiver,
+    /// Microphone samples not yet sent (less than a packet).
+    pending: Vec<i16>,
+    /// The packet being played (timestamp, decoded samples), decoded once.
+    playing: Option<(u32, Vec<i16>)>,
+    /// This tick's received audio, for the earpiece and the conference.
+    heard: [i16; FRAME],
+    dtmf_received: String,
+    encoded: Vec<u8>,
+}
+
+impl Session {
+    fn new(order: SessionOrder, seed: u64, now: Instant) -> Result<Session, String> {
+        let codec = codec_kind(&order.codec)?;
+        let packet = packet_samples(order.ptime_ms);
+        let sender = RtpSender::new(seed);
+        let rtcp = RtcpSession::new(sender.ssrc(), "deskphone", seed ^ 0x5a5a, now);
+        let jitter = JitterBuffer::new(JitterConfig::new(packet, FRAME as u32))
+            .map_err(|e| format!("jitter buffer for a {} ms packet time: {e}", order.ptime_ms))?;
+        Ok(Session {
+            encoder: codec::encoder(codec, EncoderConfig { vad: order.vad })
+                .map_err(|e| e.to_string())?,
+            decoder: codec::decoder(codec).map_err(|e| e.to_string())?,
+            codec,
+            sender,
+            receiver: RtpReceiver::new(RATE),
+            jitter,
+            rtcp,
+            dtmf_out: DtmfSender::new(packet, DTMF_MIN),
+            dtmf_in: DtmfReceiver::new(Duration::from_millis(500)),
+            pending: Vec::with_capacity(packet as usize),
+            playing: None,
+            heard: [0; FRAME],
+            dtmf_received: String::new(),
+            encoded: Vec::with_capacity(packet as usize),
+            order,
+        })
+    }
+
+    fn packet_samples(&self) -> usize {
+        packet_samples(self.order.ptime_ms) as usize
+    }
+
+    /// One frame of what the far end says.
+    fn play(&mut self, now: Instant) {
+        self.heard = [0; FRAME];
+        if !self.order.receive {
+            return;
+        }
+        match self.jitter.pop(now) {
+            Playout::Frame {
+                payload,
+                timestamp,
+                offset,
+                samples,
+                ..
+            } => {
+                if self.playing.as_ref().map(|p| p.0) != Some(timestamp) {
+                    let mut pcm = Vec::with_capacity(self.packet_samples());
+                    self.decoder.decode(&payload, &mut pcm);
+                    self.playing = Some((timestamp, pcm));
+                }
+                let pcm = &self.playing.as_ref().expect("decoded above").1;
+                let (from, n) = (offset as usize, samples as usize);
+                for (i, s) in pcm.iter().skip(from).take(n.min(FRAME)).enumerate() {
+                    self.heard[i] = *s;
+                }
+            }
+            Playout::Missing => {
+                let mut pcm = Vec::with_capacity(FRAME);
+                self.decoder.conceal(FRAME, &mut pcm);
+                for (h, s) in self.heard.iter_mut().zip(pcm) {
+                    *h = s;
+                }
+            }
+            Playout::Silence | Playout::Empty => {}
+        }
+    }
+}
+
+fn packet_samples(ptime_ms: u32) -> u32 {
+    // The jitter buffer pops 10 ms frames: a packet time is a whole number of them.
+    let frames = (ptime_ms / 10).clamp(1, 12);
+    frames * FRAME as u32
+}
+
+fn codec_kind(name: &str) -> Result<CodecKind, String> {
+    match name.to_ascii_uppercase().as_str() {
+        "PCMU" => Ok(CodecKind::Pcmu),
+        "PCMA" => Ok(CodecKind::Pcma),
+        "G729" => Ok(CodecKind::G729),
+        other => Err(format!("codec {other} is not supported")),
+    }
+}
+
+/// Adds `b` into `a`, saturating.
+fn add(a: &mut [i16], b: &[i16]) {
+    for (x, y) in a.iter_mut().zip(b) {
+        *x = x.saturating_add(*y);
+    }
+}
+
+pub struct MediaCore {
+    sessions: BTreeMap<u32, Session>,
+    conference: Vec<u32>,
+    path: AudioPath,
+    muted: bool,
+    seed: u64,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+    /// Received datagrams that were not RTP (counted for the log).
+    malformed: u64,
+}
+
+impl MediaCore {
+    pub fn new(seed: u64, _now: Instant) -> MediaCore {
+        MediaCore {
+            sessions: BTreeMap::new(),
+            conference: Vec::new(),
+            path: AudioPath::Handset,
+            muted: false,
+            seed,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            malformed: 0,
+        }
+    }
+
+    fn next_seed(&mut self) -> u64 {
+        // splitmix64: a fresh SSRC and sequence start per session from one seed.
+        self.seed = self.seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.seed;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// An order from sipd or the UI.
+    pub fn order(&mut self, now: Instant, request: Request) -> Reply {
+        match self.apply(now, request) {
+            Ok(()) => Reply::Ok,
+            Err(message) => Reply::Error { message },
+        }
+    }
+
+    fn apply(&mut self, now: Instant, request: Request) -> Result<(), String> {
+        match request {
+            Request::Session(order) => {
+                let call = order.call;
+                match self.sessions.get_mut(&call) {
+                    // Same codec and packet time: the session goes on (same SSRC and
+                    // sequence), only direction, address and DTMF settings change.
+                    Some(s)
+                        if codec_kind(&order.codec)? == s.codec
+                            && order.ptime_ms == s.order.ptime_ms
+                            && order.payload_type == s.order.payload_type =>
+                    {
+                        s.order = order;
+                    }
+                    _ => {
+                        let seed = self.next_seed();
+                        let s = Session::new(order, seed, now)?;
+                        log::info!(
+                            "call {call}: {} pt {} every {} ms, port {}, to {}",
+                            s.order.codec,
+                            s.order.payload_type,
+                            s.order.ptime_ms,
+                            s.order.local_port,
+                            s.order
+                                .remote_rtp
+                                .map(|a| a.to_string())
+                                .unwrap_or_else(|| "nowhere (held)".into())
+                        );
+                        self.sessions.insert(call, s);
+                    }
+                }
+                Ok(())
+            }
+            Request::Stop { call } => {
+                let Some(mut s) = self.sessions.remove(&call) else {
+                    return Ok(());
+                };
+                let info = s.sender.info();
+                if s.rtcp
+                    .close(now, ntp_now(), &info, &mut s.receiver, "call ended")
+                    .is_ok()
+                {
+                    queue_rtcp(&mut self.transmits, call, &mut s);
+                }
+                self.conference.retain(|c| *c != call);
+                if self.conference.len() < 2 {
+                    self.conference.clear();
+                }
+                log::info!(
+                    "call {call}: media ended, {} sent, {} received, {} lost",
+                    s.sender.packets_sent(),
+                    s.receiver.received(),
+                    s.receiver.lost().max(0)
+                );
+                Ok(())
+            }
+            Request::Conference { calls } => {
+                if let Some(c) = calls.iter().find(|c| !self.sessions.contains_key(c)) {
+                    return Err(format!("call {c} has no media"));
+                }
+                self.conference = if calls.len() >= 2 { calls } else { Vec::new() };
+                Ok(())
+            }
+            Request::Dtmf { call, digit } => {
+                let s = self
+                    .sessions
+                    .get_mut(&call)
+                    .ok_or_else(|| format!("call {call} has no media"))?;
+                let event =
+                    event_for_digit(digit).ok_or_else(|| format!("{digit:?} is no DTMF digit"))?;
+                if s.order.telephone_event.is_some() {
+                    s.dtmf_out.press(event);
+                    s.dtmf_out.release();
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "call {call}: the far end takes no telephone-event and in-band DTMF is off"
+                    ))
+                }
+            }
+            Request::Path { path } => {
+                self.path = path;
+                Ok(())
+            }
+            Request::Mute { muted } => {
+                self.muted = muted;
+                Ok(())
+            }
+            Request::Tone { .. } | Request::Ring { .. } => {
+                Err("tones are not generated yet".to_string())
+            }
+            Request::Hello(_) | Request::Status | Request::Subscribe => Ok(()),
+        }
+    }
+
+    /// A datagram on a call's RTP port.
+    pub fn handle_rtp(&mut self, now: Instant, call: u32, _from: SocketAddr, data: &[u8]) {
+        let Some(s) = self.sessions.get_mut(&call) else {
+            return;
+        };
+        let Ok((header, payload)) = parse_rtp(data) else {
+            self.malformed += 1;
+            return;
+        };
+        if !s.order.receive {
+            return;
+        }
+        if Some(header.payload_type) == s.order.telephone_event {
+            s.receiver.handle_packet(now, &header);
+            let _ = s.dtmf_in.handle_packet(now, header.timestamp, payload);
+            return;
+        }
+        if header.payload_type != s.order.payload_type {
+            // Comfort noise or a codec not negotiated: not audio we play.
+            return;
+        }
+        use deskphone_rtp::receiver::Arrival;
+        match s.receiver.handle_packet(now, &header) {
+            Arrival::Duplicate | Arrival::BadSequence => {}
+            _ => {
+                s.jitter.push(
+                    now,
+                    header.sequence,
+                    header.timestamp,
+                    header.ssrc,
+                    header.marker,
+                    payload,
+                );
+            }
+        }
+    }
+
+    /// A datagram on a call's RTCP port.
+    pub fn handle_rtcp(&mut self, now: Instant, call: u32, _from: SocketAddr, data: &[u8]) {
+        if let Some(s) = self.sessions.get_mut(&call) {
+            if s.rtcp.handle_packet(now, data).is_err() {
+                self.malformed += 1;
+            }
+            while s.rtcp.poll_event().is_some() {}
+        }
+    }
+
+    /// One frame: `mic` is what the microphone heard, `out` gets what the earpiece plays.
+    pub fn tick(&mut self, now: Instant, mic: &[i16], out: &mut [i16]) {
+        out.fill(0);
+        let calls: Vec<u32> = self.sessions.keys().copied().collect();
+        for call in &calls {
+            let s = self.sessions.get_mut(call).expect("listed");
+            s.play(now);
+            add(out, &s.heard);
+            s.dtmf_in.handle_timeout(now);
+            while let Some(e) = s.dtmf_in.poll_event() {
+                if let DtmfEvent::Start { event, .. } = e {
+                    if let Some(digit) = digit_for_event(event) {
+                        s.dtmf_received.push(digit);
+                        if s.dtmf_received.len() > DTMF_KEPT {
+                            s.dtmf_received.remove(0);
+                        }
+                        self.events.push_back(Event::Dtmf { call: *call, digit });
+                    }
+                }
+            }
+        }
+        let mut own = [0i16; FRAME];
+        if !self.muted {
+            own[..mic.len().min(FRAME)].copy_from_slice(&mic[..mic.len().min(FRAME)]);
+        }
+        for call in &calls {
+            let mut send = own;
+            // In a conference each party also hears the other one.
+            if self.conference.contains(call) {
+                for other in self.conference.iter().filter(|c| *c != call) {
+                    if let Some(o) = self.sessions.get(other) {
+                        add(&mut send, &o.heard);
+                    }
+                }
+            }
+            self.send(*call, &send);
+            let s = self.sessions.get_mut(call).expect("listed");
+            if s.rtcp.poll_timeout().is_some_and(|t| now >= t) {
+                let info = s.sender.info();
+                let _ = s
+                    .rtcp
+                    .handle_timeout(now, ntp_now(), &info, &mut s.receiver);
+            }
+            queue_rtcp(&mut self.transmits, *call, s);
+        }
+    }
+
+    /// Adds a frame to what `call` sends; a packet leaves once a packet time is gathered.
+    fn send(&mut self, call: u32, frame: &[i16]) {
+        let Some(s) = self.sessions.get_mut(&call) else {
+            return;
+        };
+        let (Some(to), true) = (s.order.remote_rtp, s.order.send) else {
+            s.pending.clear();
+            return;
+        };
+        s.pending.extend_from_slice(frame);
+        let n = s.packet_samples();
+        if s.pending.len() < n {
+            return;
+        }
+        let packet = if let (true, Some(pt)) = (s.dtmf_out.is_active(), s.order.telephone_event) {
+            // An event replaces the audio of its packet times (RFC 4733 section 2.5.1.2).
+            let e = s
+                .dtmf_out
+                .next_packet(s.sender.next_timestamp())
+                .expect("active");
+            let p = s.sender.packet_at(pt, &e.payload, e.timestamp, e.marker);
+            s.sender.skip(n as u32);
+            p
+        } else {
+            s.encoded.clear();
+            s.encoder.encode(&s.pending[..n], &mut s.encoded);
+            if s.encoded.is_empty() {
+                // Discontinuous transmission (G.729 annex B): nothing this time.
+                s.sender.skip(n as u32);
+                s.pending.drain(..n);
+                return;
+            }
+            s.sender
+                .packet(s.order.payload_type, &s.encoded, n as u32, false)
+        };
+        s.pending.drain(..n);
+        if let Ok(data) = packet {
+            self.transmits.push_back(Transmit {
+                call,
+                rtcp: false,
+                to,
+                data,
+            });
+        }
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    pub fn status(&self) -> Status {
+        let mut status = crate::service::empty_status();
+        status.path = self.path;
+        status.muted = self.muted;
+        status.sessions = self
+            .sessions
+            .iter()
+            .map(|(call, s)| {
+                let j = s.jitter.stats();
+                SessionStatus {
+                    call: *call,
+                    rtp: RtpStatus {
+                        codec: s.order.codec.clone(),
+                        sent: s.sender.packets_sent(),
+                        received: s.receiver.received(),
+                        lost: s.receiver.lost().max(0) as u64,
+                        jitter_ms: (s.receiver.jitter_ms() * 100.0).round() / 100.0,
+                        local_port: s.order.local_port,
+                        remote: s.order.remote_rtp.map(|a| a.to_string()),
+                        concealed: j.concealed,
+                        adjusted: j.dropped + j.inserted,
+                        playout_delay_ms: j.target_delay_ms,
+                        rtt_ms: s
+                            .rtcp
+                            .remote()
+                            .and_then(|r| r.rtt)
+                            .map(|d| d.as_secs_f64() * 1000.0),
+                        dtmf_received: s.dtmf_received.clone(),
+                    },
+                }
+            })
+            .collect();
+        status
+    }
+}
+
+/// The RTCP the session wants sent: to the RTP port + 1 of the far end.
+fn queue_rtcp(transmits: &mut VecDeque<Transmit>, call: u32, s: &mut Session) {
+    let to = s
+        .order
+        .remote_rtp
+        .map(|a| SocketAddr::new(a.ip(), a.port().wrapping_add(1)));
+    while let Some(data) = s.rtcp.poll_transmit() {
+        if let Some(to) = to {
+            transmits.push_back(Transmit {
+                call,
+                rtcp: true,
+                to,
+                data,
+            });
+        }
+    }
+}
+
+fn ntp_now() -> NtpTime {
+    NtpTime::from_system_time(SystemTime::now())
+}

@@ -1,0 +1,60 @@
+//! `mediad`: the phone's media daemon.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+use deskphone_ipc::RuntimeDir;
+use deskphone_mediad::service::{run, AudioChoice, Options};
+
+#[derive(Parser, Debug)]
+#[command(
+    version,
+    about = "deskphone media daemon: RTP for the calls sipd sets up, tones, the sound devices"
+)]
+struct Args {
+    /// Where the services' sockets are (mediad's is made there).
+    #[arg(long, default_value = deskphone_ipc::DEFAULT_RUNTIME_DIR)]
+    runtime: PathBuf,
+    /// The address the media sockets bind.
+    #[arg(long, default_value = "0.0.0.0")]
+    bind: IpAddr,
+    /// What the microphone hears: this WAV file, looped (instead of a sound card).
+    #[arg(long)]
+    audio_source: Option<PathBuf>,
+    /// Where the earpiece/speaker sound goes: this WAV file, written as it plays.
+    #[arg(long)]
+    audio_sink: Option<PathBuf>,
+    /// The ALSA device of the phone's sound card (built with the `alsa` feature).
+    #[arg(long, conflicts_with_all = ["audio_source", "audio_sink"])]
+    alsa_device: Option<String>,
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    deskphone_ipc::systemd::init_logging();
+    let audio = match args.alsa_device {
+        Some(device) => AudioChoice::Alsa { device },
+        None => AudioChoice::Files {
+            source: args.audio_source,
+            sink: args.audio_sink,
+        },
+    };
+    let opts = Options {
+        runtime: RuntimeDir::new(args.runtime),
+        bind: args.bind,
+        audio,
+    };
+    let result = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|rt| rt.block_on(run(opts)));
+    match result {
+        Ok(code) => std::process::ExitCode::from(code as u8),
+        Err(e) => {
+            log::error!("{e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

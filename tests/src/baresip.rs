@@ -402,6 +402,11 @@ impl Baresip {
         files
     }
 
+    /// baresip's process id (for CPU and memory figures).
+    pub fn pid(&self) -> u32 {
+        self.child.0.id()
+    }
+
     /// baresip's stdout and stderr so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("baresip.log")).unwrap_or_default()

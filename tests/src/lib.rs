@@ -286,19 +286,30 @@ impl Phone {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// sipd's process id (the simulator runs it with `--runtime RUNTIME`).
+    /// sipd's process id.
     pub fn sipd_pid(&self) -> u32 {
+        self.service_pid("sipd")
+    }
+
+    /// The process id of one of the phone's services (the simulator runs each with
+    /// `--runtime RUNTIME`).
+    pub fn service_pid(&self, service: &str) -> u32 {
         let runtime = self.runtime.to_string_lossy().into_owned();
-        wait_for("sipd to run", Duration::from_secs(10), || {
-            processes_mentioning(&runtime).into_iter().find(|pid| {
-                std::fs::read(format!("/proc/{pid}/cmdline"))
-                    .map(|c| {
-                        let argv0 = c.split(|b| *b == 0).next().unwrap_or_default().to_vec();
-                        String::from_utf8_lossy(&argv0).ends_with("/sipd")
-                    })
-                    .unwrap_or(false)
-            })
-        })
+        let suffix = format!("/{service}");
+        wait_for(
+            &format!("{service} to run"),
+            Duration::from_secs(10),
+            || {
+                processes_mentioning(&runtime).into_iter().find(|pid| {
+                    std::fs::read(format!("/proc/{pid}/cmdline"))
+                        .map(|c| {
+                            let argv0 = c.split(|b| *b == 0).next().unwrap_or_default().to_vec();
+                            String::from_utf8_lossy(&argv0).ends_with(&suffix)
+                        })
+                        .unwrap_or(false)
+                })
+            },
+        )
     }
 
     /// Number of boots the simulator has logged (a reboot restarts the services).
@@ -374,6 +385,17 @@ impl std::ops::DerefMut for SimPhone {
     fn deref_mut(&mut self) -> &mut Phone {
         &mut self.phone
     }
+}
+
+/// CPU time (user + system) a process has used so far.
+pub fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    // The fields after the command name (which may hold spaces) in parentheses.
+    let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f[11].parse::<u64>().expect("utime") + f[12].parse::<u64>().expect("stime");
+    // In clock ticks of USER_HZ, 100 on every Linux architecture the tests run on.
+    Duration::from_millis(ticks * 10)
 }
 
 /// Resident memory of a process, KiB.

@@ -6,7 +6,7 @@ use deskphone_e2e::{bin_dir, workspace};
 
 const OVERLAY: &str = "buildroot-overlay/rootfs-overlay";
 /// Socket-activated services: `NAME.socket`, `NAME.service`, run as `deskphone-NAME`.
-const SERVICES: &[&str] = &["provd", "sipd"];
+const SERVICES: &[&str] = &["provd", "sipd", "mediad"];
 /// Other units of the image that run a program of ours: (unit, its user, the program).
 const HELPERS: &[(&str, &str, &str)] = &[(
     "deskphone-boot-check.service",
@@ -16,6 +16,18 @@ const HELPERS: &[(&str, &str, &str)] = &[(
 
 fn units() -> std::path::PathBuf {
     workspace().join(OVERLAY).join("usr/lib/systemd/system")
+}
+
+fn overlay_file(path: &str) -> String {
+    std::fs::read_to_string(workspace().join(OVERLAY).join(path)).unwrap()
+}
+
+fn sysusers() -> String {
+    overlay_file("usr/lib/sysusers.d/deskphone.conf")
+}
+
+fn preset() -> String {
+    overlay_file("usr/lib/systemd/system-preset/50-deskphone.preset")
 }
 
 #[test]
@@ -91,9 +103,41 @@ fn every_service_is_locked_down() {
         assert_locked_down(&format!("{svc}.service"));
         let unit = std::fs::read_to_string(units().join(format!("{svc}.service"))).unwrap();
         assert!(
-            unit.contains(&format!("User=deskphone-{svc}")),
+            unit.contains(&format!("User=deskphone-{svc}\n")),
             "{svc} must run as its own user"
         );
+        for line in ["Type=notify", "WatchdogSec=30", "Restart=on-failure"] {
+            assert!(unit.contains(&format!("{line}\n")), "{svc}.service: {line}");
+        }
+        assert!(
+            unit.contains(&format!("Requires={svc}.socket\n")),
+            "{svc}.service takes its socket from {svc}.socket"
+        );
+        let socket = std::fs::read_to_string(units().join(format!("{svc}.socket"))).unwrap();
+        for line in [
+            format!("ListenStream=/run/deskphone/{svc}.sock"),
+            format!("SocketUser=deskphone-{svc}"),
+            "SocketGroup=deskphone".to_string(),
+            "SocketMode=0660".to_string(),
+        ] {
+            assert!(
+                socket.contains(&format!("{line}\n")),
+                "{svc}.socket: {line}"
+            );
+        }
+        let sysusers = sysusers();
+        for line in [
+            format!("u deskphone-{svc} "),
+            format!("m deskphone-{svc} deskphone\n"),
+        ] {
+            assert!(sysusers.contains(&line), "sysusers.d: {line}");
+        }
+        for unit in [format!("{svc}.socket"), format!("{svc}.service")] {
+            assert!(
+                preset().lines().any(|l| l == format!("enable {unit}")),
+                "{unit} enabled by the preset"
+            );
+        }
     }
     for (unit, user, _) in HELPERS {
         assert_locked_down(unit);
@@ -102,27 +146,79 @@ fn every_service_is_locked_down() {
             text.contains(&format!("User={user}\n")),
             "{unit} must run as {user}"
         );
-        let sysusers = std::fs::read_to_string(
-            workspace()
-                .join(OVERLAY)
-                .join("usr/lib/sysusers.d/deskphone.conf"),
-        )
-        .unwrap();
         assert!(
-            sysusers
+            sysusers()
                 .lines()
                 .any(|l| l.starts_with(&format!("u {user} "))),
             "{user} in sysusers.d"
         );
-        let preset = std::fs::read_to_string(
-            workspace()
-                .join(OVERLAY)
-                .join("usr/lib/systemd/system-preset/50-deskphone.preset"),
-        )
-        .unwrap();
         assert!(
-            preset.lines().any(|l| l == format!("enable {unit}")),
+            preset().lines().any(|l| l == format!("enable {unit}")),
             "{unit} enabled by the preset"
         );
     }
+}
+
+/// The sandbox of a unit: its `[Service]` settings that restrict the process.
+fn sandbox(unit: &str) -> Vec<String> {
+    const KEYS: &[&str] = &[
+        "NoNewPrivileges",
+        "CapabilityBoundingSet",
+        "AmbientCapabilities",
+        "Protect",
+        "Private",
+        "Restrict",
+        "LockPersonality",
+        "MemoryDenyWriteExecute",
+        "SystemCall",
+        "ProcSubset",
+        "UMask",
+        "Device",
+        "RemoveIPC",
+    ];
+    unit.lines()
+        .filter(|l| KEYS.iter().any(|k| l.starts_with(k)))
+        .map(str::to_string)
+        .collect()
+}
+
+/// mediad needs the sound card, so its sandbox differs from sipd's in exactly that: the
+/// host's /dev (a private one would hide /dev/snd, or miss a card that comes later) with a
+/// device allow list of ALSA's devices, and its user in the audio group. Everything else of
+/// sipd's sandbox it keeps.
+#[test]
+fn mediad_reaches_the_sound_card_and_is_otherwise_sandboxed_like_sipd() {
+    let mediad = std::fs::read_to_string(units().join("mediad.service")).unwrap();
+    let sipd = std::fs::read_to_string(units().join("sipd.service")).unwrap();
+    let mediad_sandbox = sandbox(&mediad);
+    for line in sandbox(&sipd) {
+        if line == "PrivateDevices=yes" {
+            continue;
+        }
+        assert!(
+            mediad_sandbox.contains(&line),
+            "mediad.service lacks sipd's {line}"
+        );
+    }
+    for line in [
+        "PrivateDevices=no",
+        "DevicePolicy=closed",
+        "DeviceAllow=char-alsa rw",
+        "CapabilityBoundingSet=",
+        "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
+    ] {
+        assert!(
+            mediad_sandbox.iter().any(|l| l == line),
+            "mediad.service: {line}"
+        );
+    }
+    assert!(
+        mediad
+            .contains("ExecStart=/usr/bin/mediad --runtime /run/deskphone --alsa-device default\n"),
+        "the image's mediad drives the sound card"
+    );
+    assert!(
+        sysusers().lines().any(|l| l == "m deskphone-mediad audio"),
+        "deskphone-mediad in the audio group (/dev/snd/*)"
+    );
 }

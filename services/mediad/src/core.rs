@@ -11,9 +11,15 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
+use deskphone_dsp::cn::{self, ComfortNoise};
 use deskphone_dsp::codec::{self, CodecKind, Decoder, Encoder, EncoderConfig};
+use deskphone_dsp::dtmf::{DtmfDetector, DtmfEventKind, DtmfGenerator};
+use deskphone_dsp::mix::mix_into;
+use deskphone_dsp::tones::{self, ToneGenerator};
+use deskphone_dsp::vad::{Vad, VadConfig};
 use deskphone_ipc::mediad::{
-    AudioPath, Event, Reply, Request, RtpStatus, SessionOrder, SessionStatus, Status,
+    AudioPath, Event, Reply, Request, RingPattern, RtpStatus, SessionOrder, SessionStatus, Status,
+    Tone,
 };
 use deskphone_rtp::telephone_event::{digit_for_event, event_for_digit};
 use deskphone_rtp::{
@@ -29,6 +35,11 @@ pub const FRAME: usize = 80;
 const DTMF_KEPT: usize = 32;
 /// A press of a digit lasts at least this long on the wire (RFC 4733 events).
 const DTMF_MIN: Duration = Duration::from_millis(100);
+/// In-band digits: tone and pause, as a keypad press sounds.
+const INBAND_ON_MS: u32 = 100;
+const INBAND_OFF_MS: u32 = 60;
+/// RFC 3389 comfort noise (static payload type 13).
+const CN_PAYLOAD_TYPE: u8 = 13;
 
 /// A datagram for one of a call's sockets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +69,14 @@ struct Session {
     heard: [i16; FRAME],
     dtmf_received: String,
     encoded: Vec<u8>,
+    /// Digits sent in the audio (`dtmf_inband`, at `dtmf_db_level`).
+    inband: DtmfGenerator,
+    /// Digits heard in the audio, when the far end sends no telephone-event.
+    detector: DtmfDetector,
+    /// `enable_vad` with G.711: silence is not sent (G.729 does its own, annex B).
+    vad: Option<Vad>,
+    /// Comfort noise the far end asked for (RFC 3389), played in its silences.
+    comfort: Option<ComfortNoise>,
 }
 
 impl Session {
@@ -84,6 +103,10 @@ impl Session {
             heard: [0; FRAME],
             dtmf_received: String::new(),
             encoded: Vec::with_capacity(packet as usize),
+            inband: DtmfGenerator::new(RATE, order.dtmf_level, INBAND_ON_MS, INBAND_OFF_MS),
+            detector: DtmfDetector::new(RATE),
+            vad: (order.vad && codec != CodecKind::G729).then(|| Vad::new(VadConfig::default())),
+            comfort: None,
             order,
         })
     }
@@ -124,9 +147,44 @@ impl Session {
                     *h = s;
                 }
             }
-            Playout::Silence | Playout::Empty => {}
+            Playout::Silence => {
+                if let Some(cn) = &mut self.comfort {
+                    cn.fill(&mut self.heard);
+                }
+            }
+            Playout::Empty => {}
         }
     }
+
+    /// Notes a digit the far end sent, for the status and the subscribers.
+    fn received_digit(&mut self, digit: char, call: u32, events: &mut VecDeque<Event>) {
+        self.dtmf_received.push(digit);
+        if self.dtmf_received.len() > DTMF_KEPT {
+            self.dtmf_received.remove(0);
+        }
+        events.push_back(Event::Dtmf { call, digit });
+    }
+}
+
+fn tone_of(tone: Tone) -> tones::Tone {
+    match tone {
+        Tone::Dial => tones::Tone::Dial,
+        Tone::SecondaryDial => tones::Tone::SecondaryDial,
+        Tone::StutterDial => tones::Tone::StutterDial,
+        Tone::Ringback => tones::Tone::Ringback,
+        Tone::Busy => tones::Tone::Busy,
+        Tone::Reorder => tones::Tone::Reorder,
+        Tone::CallWaiting => tones::Tone::CallWaiting,
+        Tone::Confirmation => tones::Tone::Confirmation,
+    }
+}
+
+fn ring_of(pattern: RingPattern) -> tones::Tone {
+    tones::Tone::Ring(match pattern {
+        RingPattern::Standard => tones::RingPattern::Standard,
+        RingPattern::Double => tones::RingPattern::Double,
+        RingPattern::ShortShortLong => tones::RingPattern::ShortShortLong,
+    })
 }
 
 fn packet_samples(ptime_ms: u32) -> u32 {
@@ -144,18 +202,15 @@ fn codec_kind(name: &str) -> Result<CodecKind, String> {
     }
 }
 
-/// Adds `b` into `a`, saturating.
-fn add(a: &mut [i16], b: &[i16]) {
-    for (x, y) in a.iter_mut().zip(b) {
-        *x = x.saturating_add(*y);
-    }
-}
-
 pub struct MediaCore {
     sessions: BTreeMap<u32, Session>,
     conference: Vec<u32>,
     path: AudioPath,
     muted: bool,
+    /// The tone of the tone plan the UI asked for, on the active path.
+    tone: Option<ToneGenerator>,
+    /// The ringer, on the speaker.
+    ring: Option<ToneGenerator>,
     seed: u64,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
@@ -170,6 +225,8 @@ impl MediaCore {
             conference: Vec::new(),
             path: AudioPath::Handset,
             muted: false,
+            tone: None,
+            ring: None,
             seed,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -264,15 +321,20 @@ impl MediaCore {
                     .ok_or_else(|| format!("call {call} has no media"))?;
                 let event =
                     event_for_digit(digit).ok_or_else(|| format!("{digit:?} is no DTMF digit"))?;
-                if s.order.telephone_event.is_some() {
+                let (rfc4733, inband) = (s.order.telephone_event.is_some(), s.order.inband_dtmf);
+                if !rfc4733 && !inband {
+                    return Err(format!(
+                        "call {call}: the far end takes no telephone-event and in-band DTMF is off"
+                    ));
+                }
+                if rfc4733 {
                     s.dtmf_out.press(event);
                     s.dtmf_out.release();
-                    Ok(())
-                } else {
-                    Err(format!(
-                        "call {call}: the far end takes no telephone-event and in-band DTMF is off"
-                    ))
                 }
+                if inband {
+                    s.inband.push_digits(&digit.to_string());
+                }
+                Ok(())
             }
             Request::Path { path } => {
                 self.path = path;
@@ -282,8 +344,13 @@ impl MediaCore {
                 self.muted = muted;
                 Ok(())
             }
-            Request::Tone { .. } | Request::Ring { .. } => {
-                Err("tones are not generated yet".to_string())
+            Request::Tone { tone } => {
+                self.tone = tone.map(|t| ToneGenerator::new(tone_of(t), RATE));
+                Ok(())
+            }
+            Request::Ring { pattern } => {
+                self.ring = pattern.map(|p| ToneGenerator::new(ring_of(p), RATE));
+                Ok(())
             }
             Request::Hello(_) | Request::Status | Request::Subscribe => Ok(()),
         }
@@ -306,8 +373,17 @@ impl MediaCore {
             let _ = s.dtmf_in.handle_packet(now, header.timestamp, payload);
             return;
         }
+        if header.payload_type == CN_PAYLOAD_TYPE {
+            if let Some(level) = cn::parse_payload(payload) {
+                let seed = u64::from(header.ssrc);
+                s.comfort
+                    .get_or_insert_with(|| ComfortNoise::new(level, seed))
+                    .set_level(level);
+            }
+            return;
+        }
         if header.payload_type != s.order.payload_type {
-            // Comfort noise or a codec not negotiated: not audio we play.
+            // A codec not negotiated: not audio we play.
             return;
         }
         use deskphone_rtp::receiver::Arrival;
@@ -338,38 +414,72 @@ impl MediaCore {
 
     /// One frame: `mic` is what the microphone heard, `out` gets what the earpiece plays.
     pub fn tick(&mut self, now: Instant, mic: &[i16], out: &mut [i16]) {
-        out.fill(0);
         let calls: Vec<u32> = self.sessions.keys().copied().collect();
         for call in &calls {
             let s = self.sessions.get_mut(call).expect("listed");
             s.play(now);
-            add(out, &s.heard);
             s.dtmf_in.handle_timeout(now);
             while let Some(e) = s.dtmf_in.poll_event() {
                 if let DtmfEvent::Start { event, .. } = e {
                     if let Some(digit) = digit_for_event(event) {
-                        s.dtmf_received.push(digit);
-                        if s.dtmf_received.len() > DTMF_KEPT {
-                            s.dtmf_received.remove(0);
-                        }
-                        self.events.push_back(Event::Dtmf { call: *call, digit });
+                        s.received_digit(digit, *call, &mut self.events);
+                    }
+                }
+            }
+            // Without telephone-event the far end's digits are in its audio.
+            if s.order.telephone_event.is_none() {
+                for e in s.detector.push(&s.heard) {
+                    if e.kind == DtmfEventKind::Start {
+                        s.received_digit(e.digit, *call, &mut self.events);
                     }
                 }
             }
         }
+        let mut tone = [0i16; FRAME];
+        if let Some(g) = &mut self.tone {
+            g.fill(&mut tone);
+            if g.is_finished() {
+                self.tone = None;
+            }
+        }
+        let mut ring = [0i16; FRAME];
+        if let Some(g) = &mut self.ring {
+            g.fill(&mut ring);
+        }
+        {
+            let mut inputs: Vec<&[i16]> = self.sessions.values().map(|s| &s.heard[..]).collect();
+            inputs.push(&tone);
+            inputs.push(&ring);
+            mix_into(&inputs, out);
+        }
         let mut own = [0i16; FRAME];
         if !self.muted {
-            own[..mic.len().min(FRAME)].copy_from_slice(&mic[..mic.len().min(FRAME)]);
+            let n = mic.len().min(FRAME);
+            own[..n].copy_from_slice(&mic[..n]);
         }
         for call in &calls {
             let mut send = own;
-            // In a conference each party also hears the other one.
-            if self.conference.contains(call) {
+            let held_here = self
+                .sessions
+                .get(call)
+                .is_some_and(|s| s.order.send && !s.order.receive);
+            if held_here {
+                // We hold this call (sendonly): its party must not hear the room.
+                send = [0; FRAME];
+            } else if self.conference.contains(call) {
+                // In a conference each party also hears the other one.
+                let mut inputs: Vec<&[i16]> = vec![&own];
                 for other in self.conference.iter().filter(|c| *c != call) {
                     if let Some(o) = self.sessions.get(other) {
-                        add(&mut send, &o.heard);
+                        inputs.push(&o.heard);
                     }
                 }
+                mix_into(&inputs, &mut send);
+            }
+            let s = self.sessions.get_mut(call).expect("listed");
+            // An in-band digit replaces the voice while it sounds.
+            if s.inband.is_active() {
+                s.inband.fill(&mut send);
             }
             self.send(*call, &send);
             let s = self.sessions.get_mut(call).expect("listed");
@@ -406,6 +516,11 @@ impl MediaCore {
             let p = s.sender.packet_at(pt, &e.payload, e.timestamp, e.marker);
             s.sender.skip(n as u32);
             p
+        } else if s.vad.as_mut().is_some_and(|v| !v.process(&s.pending[..n])) {
+            // enable_vad: silence is not sent; the next speech packet carries the marker.
+            s.sender.skip(n as u32);
+            s.pending.drain(..n);
+            return;
         } else {
             s.encoded.clear();
             s.encoder.encode(&s.pending[..n], &mut s.encoded);

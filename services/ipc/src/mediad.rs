@@ -139,6 +139,10 @@ pub struct Status {
     pub muted: bool,
     /// What is wrong with the sound devices, `null` when they work.
     pub device_error: Option<String>,
+    /// The codecs this build of mediad speaks (`G729` only with its feature): sipd offers
+    /// no other.
+    #[serde(default)]
+    pub codecs: Vec<String>,
     pub sessions: Vec<SessionStatus>,
 }
 

@@ -193,6 +193,15 @@ fn packet_samples(ptime_ms: u32) -> u32 {
     frames * FRAME as u32
 }
 
+/// The codecs this build speaks, by their RTP names.
+pub fn codecs() -> Vec<String> {
+    [CodecKind::Pcmu, CodecKind::Pcma, CodecKind::G729]
+        .into_iter()
+        .filter(|c| c.is_available())
+        .map(|c| c.rtp_name().to_string())
+        .collect()
+}
+
 fn codec_kind(name: &str) -> Result<CodecKind, String> {
     match name.to_ascii_uppercase().as_str() {
         "PCMU" => Ok(CodecKind::Pcmu),

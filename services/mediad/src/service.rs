@@ -227,6 +227,7 @@ pub fn empty_status() -> Status {
         path: deskphone_ipc::mediad::AudioPath::Handset,
         muted: false,
         device_error: None,
+        codecs: crate::core::codecs(),
         sessions: Vec::new(),
     }
 }

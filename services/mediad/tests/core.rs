@@ -465,3 +465,30 @@ fn the_receive_path_adds_under_20_ms_at_zero_jitter() {
     );
     assert!(added < 20.0, "the receive path adds {added:.1} ms");
 }
+
+/// With the `g729` feature: the same call in G.729 (libbcg729), 8 kbit/s instead of 64.
+#[cfg(feature = "g729")]
+#[test]
+fn a_g729_call_carries_the_tones_both_ways() {
+    let t0 = Instant::now();
+    let mut a = Phone::new(1, Some(1000.0), t0);
+    let mut b = Phone::new(2, Some(440.0), t0);
+    let g729 = |call, local, remote| SessionOrder {
+        codec: "G729".into(),
+        payload_type: 18,
+        ..order(call, local, remote)
+    };
+    a.session(t0, g729(1, 20000, 30000));
+    b.session(t0, g729(7, 30000, 20000));
+    let mut net = Net::new(vec![a, b], t0);
+    net.run(Duration::from_secs(3));
+    assert!(
+        blocks_of(&net.phones[1].heard, 2.0, 1000.0) > 0.9,
+        "b hears a"
+    );
+    assert!(
+        blocks_of(&net.phones[0].heard, 2.0, 440.0) > 0.9,
+        "a hears b"
+    );
+    assert_eq!(net.phones[0].core.status().sessions[0].rtp.codec, "G729");
+}

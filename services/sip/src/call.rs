@@ -210,7 +210,7 @@ impl CallSettings {
         CallSettings {
             media: MediaSettings {
                 preferred: c.text("preferred_codec").and_then(Codec::from_config),
-                // G.729 comes with mediad's bcg729 feature (issue 5); not offered before.
+                // Only when mediad says it has G.729 (its libbcg729 feature): sipd sets it.
                 g729: false,
                 dtmf_payload,
                 dtmf,

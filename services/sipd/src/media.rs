@@ -66,7 +66,13 @@ fn request(order: MediaOrder) -> Request {
 
 /// Runs for the life of sipd: sends each order in order; without mediad, orders are only
 /// remembered (calls still work as signalling) and replayed once it answers.
-pub async fn media_link(runtime: RuntimeDir, mut orders: mpsc::UnboundedReceiver<MediaOrder>) {
+///
+/// On each connection it also reads which codecs mediad has and says whether G.729 is one.
+pub async fn media_link(
+    runtime: RuntimeDir,
+    mut orders: mpsc::UnboundedReceiver<MediaOrder>,
+    g729: tokio::sync::watch::Sender<bool>,
+) {
     let mut wanted = Wanted::default();
     let mut client: Option<Client<Mediad>> = None;
     let mut warned = false;
@@ -90,6 +96,9 @@ pub async fn media_link(runtime: RuntimeDir, mut orders: mpsc::UnboundedReceiver
         if client.is_none() {
             match Client::<Mediad>::connect(&runtime, "sipd").await {
                 Ok(mut c) => {
+                    if let Ok(Reply::Status(s)) = c.request(&Request::Status).await {
+                        g729.send_replace(s.codecs.iter().any(|c| c == "G729"));
+                    }
                     let mut ok = true;
                     for r in wanted.replay() {
                         if send(&mut c, &r).await.is_err() {

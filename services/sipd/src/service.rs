@@ -77,7 +77,12 @@ pub async fn run(opts: Options) -> anyhow::Result<i32> {
     let (busy_tx, busy_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(activity_link(opts.runtime.clone(), busy_rx));
     let (media_tx, media_rx) = mpsc::unbounded_channel();
-    tokio::spawn(crate::media::media_link(opts.runtime.clone(), media_rx));
+    let (g729_tx, mut g729_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(crate::media::media_link(
+        opts.runtime.clone(),
+        media_rx,
+        g729_tx,
+    ));
     let mut shell = Shell::new(fastrand::u64(..));
     let mut socket: Option<Bound> = None;
     let mut subscribers: Vec<mpsc::Sender<Event>> = Vec::new();
@@ -110,6 +115,11 @@ pub async fn run(opts: Options) -> anyhow::Result<i32> {
                 Err(e) => log::debug!("SIP socket: {e}"),
             },
             _ = sleep_until(deadline) => shell.handle_timeout(Instant::now()),
+            Ok(()) = g729_rx.changed() => {
+                let g729 = *g729_rx.borrow_and_update();
+                log::info!("mediad {} G.729", if g729 { "has" } else { "has no" });
+                shell.set_g729(g729);
+            }
             Some(plan) = plan_rx.recv() => {
                 waiting = Some(plan);
                 bind_retry = Some(Instant::now());

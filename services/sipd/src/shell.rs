@@ -139,6 +139,8 @@ pub struct Shell {
     check_syncs: VecDeque<Instant>,
     /// The last message-summary per line; kept across configuration changes.
     mwi: BTreeMap<u8, MessageSummary>,
+    /// mediad speaks G.729 (learnt from its status).
+    g729: bool,
     /// Digest challenges for check-sync (`check_sync_auth`), per realm.
     challenger: Option<(String, Challenger)>,
 }
@@ -167,6 +169,7 @@ impl Shell {
             busy: false,
             check_syncs: VecDeque::new(),
             mwi: BTreeMap::new(),
+            g729: false,
             challenger: None,
         }
     }
@@ -176,10 +179,11 @@ impl Shell {
     }
 
     /// Takes a new plan (the first, or after a configuration change).
-    pub fn apply(&mut self, now: Instant, plan: Plan) {
+    pub fn apply(&mut self, now: Instant, mut plan: Plan) {
         if self.stopping {
             return;
         }
+        plan.calls.media.g729 = self.g729;
         match &mut self.current {
             Some(cur) if cur.plan == plan => self.deferred = None,
             Some(cur) if cur.plan.same_registrations(&plan) => {
@@ -382,6 +386,17 @@ impl Shell {
 
     pub fn poll_event(&mut self) -> Option<ShellEvent> {
         self.events.pop_front()
+    }
+
+    /// Whether mediad can do G.729: offered and accepted only then.
+    pub fn set_g729(&mut self, g729: bool) {
+        self.g729 = g729;
+        if let Some(cur) = &mut self.current {
+            if cur.plan.calls.media.g729 != g729 {
+                cur.plan.calls.media.g729 = g729;
+                cur.ua.set_call_settings(cur.plan.calls.clone());
+            }
+        }
     }
 
     /// Unregisters every line (sipd is stopping); [`Shell::is_quiet`] says when that is done.

@@ -553,3 +553,31 @@ fn message_waiting_lights_the_line_from_the_proxy_only() {
     );
     assert_eq!(answers(&mut shell)[0].1, 400);
 }
+
+#[test]
+fn g729_is_offered_only_once_mediad_says_it_has_it() {
+    let now = Instant::now();
+    let offer = |shell: &mut Shell, number: &str| {
+        shell.dial(now, Some(1), number).expect("dial");
+        let invite = sent(shell)
+            .iter()
+            .map(parse)
+            .find(|m| m.method() == Some("INVITE"))
+            .expect("an INVITE");
+        String::from_utf8_lossy(&invite.body).into_owned()
+    };
+    let mut shell = Shell::new(7);
+    shell.apply(now, plan(false, vec![line(1, "1001")]));
+    let _ = sent(&mut shell);
+    let sdp = offer(&mut shell, "2000");
+    assert!(!sdp.contains("G729"), "{sdp}");
+    // mediad answered with its codecs: G.729 among them.
+    shell.set_g729(true);
+    let sdp = offer(&mut shell, "2001");
+    assert!(sdp.contains("a=rtpmap:18 G729/8000"), "{sdp}");
+    // A new configuration keeps what mediad said.
+    shell.apply(now, plan(true, vec![line(1, "1001")]));
+    let _ = sent(&mut shell);
+    let sdp = offer(&mut shell, "2002");
+    assert!(sdp.contains("G729"), "{sdp}");
+}

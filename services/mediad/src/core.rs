@@ -553,6 +553,11 @@ impl MediaCore {
         }
     }
 
+    /// The audio path the UI chose.
+    pub fn path(&self) -> AudioPath {
+        self.path
+    }
+
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.transmits.pop_front()
     }

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use deskphone_audio::{AudioError, Capture, Pacing, Playback};
-use deskphone_ipc::mediad::{Event, Reply, Request, Status};
+use deskphone_audio::{Aec3Canceller, AudioError, Capture, EchoCanceller, Pacing, Playback};
+use deskphone_ipc::mediad::{AudioPath, Event, Reply, Request, Status};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::core::{MediaCore, FRAME};
@@ -104,6 +104,11 @@ impl Engine {
 /// The sound devices, or the clock standing in for a device that failed.
 struct Devices {
     choice: AudioChoice,
+    path: AudioPath,
+    /// Speaker mode on a sound card: the loudspeaker's sound is taken out of the microphone.
+    echo: Option<Box<dyn EchoCanceller>>,
+    /// What the earpiece or speaker played last: the echo canceller's reference.
+    played: [i16; FRAME],
     capture: Option<Box<dyn Capture>>,
     playback: Option<Box<dyn Playback>>,
     error: Option<String>,
@@ -116,6 +121,9 @@ impl Devices {
     fn open(choice: AudioChoice) -> Devices {
         let mut d = Devices {
             choice,
+            path: AudioPath::Handset,
+            echo: None,
+            played: [0; FRAME],
             capture: None,
             playback: None,
             error: None,
@@ -127,7 +135,7 @@ impl Devices {
     }
 
     fn try_open(&mut self) {
-        match open_devices(&self.choice) {
+        match open_devices(&self.choice, self.path) {
             Ok((c, p)) => {
                 if self.error.take().is_some() {
                     log::info!("sound device working again");
@@ -147,11 +155,34 @@ impl Devices {
         self.next_tick = Instant::now();
     }
 
+    /// The UI chose another audio path: its devices, and echo cancellation for the speaker.
+    fn switch(&mut self, path: AudioPath) {
+        if path == self.path {
+            return;
+        }
+        let same = alsa_device(&self.choice, path) == alsa_device(&self.choice, self.path);
+        self.path = path;
+        let on_card = matches!(self.choice, AudioChoice::Alsa { .. });
+        self.echo = (on_card && path == AudioPath::Speaker)
+            .then(|| Box::new(Aec3Canceller::new()) as Box<dyn EchoCanceller>);
+        if !same {
+            log::info!("audio path {path:?}: opening its devices");
+            self.capture = None;
+            self.playback = None;
+            self.try_open();
+        }
+    }
+
     /// One frame of microphone: from the device, or silence paced by the clock.
     fn read(&mut self, mic: &mut [i16]) {
         if let Some(c) = &mut self.capture {
             match c.read(mic) {
-                Ok(()) => return,
+                Ok(()) => {
+                    if let Some(aec) = &mut self.echo {
+                        aec.process(&self.played, mic);
+                    }
+                    return;
+                }
                 Err(e) => self.fail(e),
             }
         }
@@ -172,6 +203,8 @@ impl Devices {
     }
 
     fn write(&mut self, out: &[i16]) {
+        let n = out.len().min(FRAME);
+        self.played[..n].copy_from_slice(&out[..n]);
         if let Some(p) = &mut self.playback {
             if let Err(e) = p.write(out) {
                 self.fail(e);
@@ -180,12 +213,28 @@ impl Devices {
     }
 }
 
+/// The ALSA device of a path (`None` for the host backends).
+fn alsa_device(choice: &AudioChoice, path: AudioPath) -> Option<&str> {
+    match choice {
+        AudioChoice::Files { .. } => None,
+        AudioChoice::Alsa {
+            handset,
+            speaker,
+            headset,
+        } => Some(match path {
+            AudioPath::Handset => handset,
+            AudioPath::Speaker => speaker,
+            AudioPath::Headset => headset,
+        }),
+    }
+}
+
 /// A capture and a playback device.
 type Opened = (Box<dyn Capture>, Box<dyn Playback>);
 
 /// Opens the sound devices the choice names: the capture side paces the engine (a file in
 /// real time, or the sound card's clock); the playback side follows it.
-fn open_devices(choice: &AudioChoice) -> Result<Opened, AudioError> {
+fn open_devices(choice: &AudioChoice, path: AudioPath) -> Result<Opened, AudioError> {
     use deskphone_audio::{NullSink, NullSource, WavSink, WavSource};
     match choice {
         AudioChoice::Files { source, sink } => {
@@ -199,10 +248,13 @@ fn open_devices(choice: &AudioChoice) -> Result<Opened, AudioError> {
             };
             Ok((capture, playback))
         }
-        AudioChoice::Alsa { device } => Ok((
-            deskphone_audio::open_capture(device, FRAME)?,
-            deskphone_audio::open_playback(device, FRAME)?,
-        )),
+        AudioChoice::Alsa { .. } => {
+            let device = alsa_device(choice, path).unwrap_or("default");
+            Ok((
+                deskphone_audio::open_capture(device, FRAME)?,
+                deskphone_audio::open_playback(device, FRAME)?,
+            ))
+        }
     }
 }
 
@@ -258,6 +310,7 @@ fn run(
                         _ => None,
                     };
                     let r = core.order(Instant::now(), request);
+                    devices.switch(core.path());
                     // The BYE goes out before the sockets close.
                     send(&mut core, &sockets);
                     if let Some(call) = stop {

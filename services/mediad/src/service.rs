@@ -29,8 +29,12 @@ pub enum AudioChoice {
         source: Option<PathBuf>,
         sink: Option<PathBuf>,
     },
-    /// The phone's sound card.
-    Alsa { device: String },
+    /// The phone's sound card: the ALSA device of each audio path.
+    Alsa {
+        handset: String,
+        speaker: String,
+        headset: String,
+    },
 }
 
 #[derive(Debug, Clone)]

@@ -1,0 +1,185 @@
+//! The mediad program itself: its socket, a call's RTP on real UDP sockets on loopback, and
+//! a sound device that is missing (a status message, the calls go on).
+
+use std::net::UdpSocket;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use deskphone_ipc::client::{Client, Mediad};
+use deskphone_ipc::mediad::{Reply, Request, SessionOrder, Status};
+use deskphone_ipc::RuntimeDir;
+
+struct Daemon {
+    child: Child,
+    runtime: RuntimeDir,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(args: &[&str]) -> Daemon {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = RuntimeDir::new(dir.path().join("run"));
+    let child = Command::new(env!("CARGO_BIN_EXE_mediad"))
+        .arg("--runtime")
+        .arg(runtime.path())
+        .args(["--bind", "127.0.0.1"])
+        .args(args)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("mediad");
+    let end = Instant::now() + Duration::from_secs(10);
+    while !runtime.socket(deskphone_ipc::Service::Mediad).exists() {
+        assert!(Instant::now() < end, "mediad's socket");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Daemon {
+        child,
+        runtime,
+        _dir: dir,
+    }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn request(runtime: &RuntimeDir, r: Request) -> Reply {
+    let mut c = Client::<Mediad>::connect(runtime, "test").await.unwrap();
+    c.request(&r).await.unwrap()
+}
+
+async fn status(runtime: &RuntimeDir) -> Status {
+    match request(runtime, Request::Status).await {
+        Reply::Status(s) => *s,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn free_even_port() -> u16 {
+    loop {
+        let p = UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if p % 2 == 0 && p < 65000 && UdpSocket::bind(("127.0.0.1", p + 1)).is_ok() {
+            return p;
+        }
+    }
+}
+
+fn order(call: u32, local_port: u16, peer: &UdpSocket) -> SessionOrder {
+    SessionOrder {
+        call,
+        local_port,
+        remote_rtp: Some(peer.local_addr().unwrap()),
+        codec: "PCMA".into(),
+        payload_type: 8,
+        telephone_event: Some(101),
+        send: true,
+        receive: true,
+        ptime_ms: 20,
+        inband_dtmf: false,
+        dtmf_level: 3,
+        tos: 5,
+        vad: false,
+        early: false,
+    }
+}
+
+/// RTP packets `peer` receives in `time`: (payload type, sequence numbers).
+fn receive(peer: &UdpSocket, time: Duration) -> Vec<(u8, u16)> {
+    peer.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let end = Instant::now() + time;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 2048];
+    while Instant::now() < end {
+        if let Ok((n, _)) = peer.recv_from(&mut buf) {
+            if n >= 12 {
+                got.push((buf[1] & 0x7f, u16::from_be_bytes([buf[2], buf[3]])));
+            }
+        }
+    }
+    got
+}
+
+#[test]
+fn a_session_sends_rtp_from_its_port_every_20_ms_until_stopped() {
+    let d = start(&[]);
+    let rt = rt();
+    let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = free_even_port();
+    let r = rt.block_on(request(&d.runtime, Request::Session(order(3, port, &peer))));
+    assert_eq!(r, Reply::Ok);
+    let got = receive(&peer, Duration::from_secs(1));
+    assert!(
+        (40..=55).contains(&got.len()),
+        "{} packets in 1 s",
+        got.len()
+    );
+    assert!(got.iter().all(|(pt, _)| *pt == 8), "PCMA");
+    assert!(
+        got.windows(2).all(|w| w[1].1 == w[0].1.wrapping_add(1)),
+        "consecutive sequence numbers"
+    );
+    // The same port cannot be taken by a second call: a clear refusal.
+    let other = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let r = rt.block_on(request(
+        &d.runtime,
+        Request::Session(order(4, port, &other)),
+    ));
+    assert!(
+        matches!(&r, Reply::Error { message } if message.contains(&port.to_string())),
+        "{r:?}"
+    );
+    let s = rt.block_on(status(&d.runtime));
+    assert_eq!(s.sessions.len(), 1);
+    assert_eq!(s.sessions[0].rtp.codec, "PCMA");
+    assert_eq!(s.sessions[0].rtp.local_port, port);
+    assert!(s.codecs.contains(&"PCMU".to_string()));
+    let r = rt.block_on(request(&d.runtime, Request::Stop { call: 3 }));
+    assert_eq!(r, Reply::Ok);
+    // The RTCP BYE went to port + 1; no more RTP.
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(receive(&peer, Duration::from_millis(300)).is_empty());
+    // The port is free again.
+    assert!(UdpSocket::bind(("127.0.0.1", port)).is_ok());
+}
+
+#[test]
+fn a_missing_sound_card_is_a_status_message_and_the_call_goes_on() {
+    let d = start(&["--alsa-device", "hw:CARD=NoSuchCard"]);
+    let rt = rt();
+    // Either "no such device" (built with ALSA) or "not built in": both name the device.
+    let end = Instant::now() + Duration::from_secs(5);
+    let e = loop {
+        if let Some(e) = rt.block_on(status(&d.runtime)).device_error {
+            break e;
+        }
+        assert!(Instant::now() < end, "no device error reported");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(e.contains("NoSuchCard"), "{e}");
+    let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let r = rt.block_on(request(
+        &d.runtime,
+        Request::Session(order(1, free_even_port(), &peer)),
+    ));
+    assert_eq!(r, Reply::Ok);
+    let got = receive(&peer, Duration::from_secs(1));
+    assert!(
+        got.len() >= 40,
+        "RTP goes on without a sound card: {}",
+        got.len()
+    );
+}

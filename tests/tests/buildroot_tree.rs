@@ -1788,10 +1788,15 @@ fn package_installs_workspace_binaries_and_their_users() {
             .map(str::to_string)
             .collect()
     };
+    // name:uid[:groups]
     let daemons: Vec<(String, u32)> = list("DESKPHONE_DAEMONS")
         .iter()
         .map(|d| {
-            let (name, uid) = d.split_once(':').expect("name:uid");
+            let mut fields = d.split(':');
+            let name = fields.next().unwrap();
+            let uid = fields.next().expect("name:uid[:groups]");
+            fields.next();
+            assert!(fields.next().is_none(), "{d}: name:uid[:groups]");
             (name.to_string(), uid.parse().expect("uid"))
         })
         .collect();
@@ -1801,7 +1806,9 @@ fn package_installs_workspace_binaries_and_their_users() {
         .map(|(n, _)| n.clone())
         .chain(tools.iter().cloned())
         .collect();
-    assert!(bins.contains("provd") && bins.contains("phonectl"));
+    for bin in ["provd", "sipd", "mediad", "phonectl"] {
+        assert!(bins.contains(bin), "{bin} not installed");
+    }
     let uids: BTreeSet<u32> = daemons.iter().map(|(_, u)| *u).collect();
     assert_eq!(uids.len(), daemons.len(), "a uid used twice");
 
@@ -1889,6 +1896,142 @@ fn package_installs_workspace_binaries_and_their_users() {
         );
     }
     assert!(mk.contains("$(call DESKPHONE_HELPER_USER,"));
+}
+
+/// The package's variables as GNU make expands them, with the few Buildroot helpers they use
+/// (`comma`, `sep` from support/misc/utils.mk) and no cargo infrastructure.
+fn package_variables(vars: &[&str]) -> BTreeMap<String, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut makefile = format!(
+        "comma := ,\ndefine sep\n\n\nendef\nBR2_EXTERNAL_DESKPHONE_PATH := {}\n\
+         include $(BR2_EXTERNAL_DESKPHONE_PATH)/package/deskphone/deskphone.mk\n",
+        tree().display()
+    );
+    for v in vars {
+        makefile.push_str(&format!("$(info @@{v})\n$(info $({v}))\n"));
+    }
+    makefile.push_str("$(info @@)\nnothing: ;\n");
+    fs::write(dir.path().join("Makefile"), makefile).unwrap();
+    let out = ok(Command::new("make")
+        .args(["--no-print-directory", "-s", "-f"])
+        .arg(dir.path().join("Makefile"))
+        .arg("nothing"));
+    let mut values = BTreeMap::new();
+    for part in out.split("@@").skip(1) {
+        let (name, value) = part.split_once('\n').unwrap_or((part, ""));
+        if !name.is_empty() {
+            values.insert(name.to_string(), value.trim_end().to_string());
+        }
+    }
+    values
+}
+
+/// The users table that Buildroot's mkusers reads (DESKPHONE_USERS): every daemon in the
+/// deskphone group and in the groups its `name:uid:groups` word adds (mediad: audio, for
+/// /dev/snd), the same memberships as the shared overlay's sysusers.d gives the QEMU image.
+#[test]
+fn package_users_table_gives_each_daemon_its_groups() {
+    let vars = package_variables(&["DESKPHONE_USERS"]);
+    // mkusers: username uid group gid password home shell groups comment
+    let users: BTreeMap<String, (String, BTreeSet<String>)> = vars["DESKPHONE_USERS"]
+        .lines()
+        .map(str::split_whitespace)
+        .map(Iterator::collect::<Vec<_>>)
+        .filter(|f| !f.is_empty() && f[0] != "-")
+        .map(|f| {
+            assert!(f.len() >= 9, "users table line {f:?}");
+            let groups = match f[7] {
+                "-" => BTreeSet::new(),
+                g => g.split(',').map(str::to_string).collect(),
+            };
+            (f[0].to_string(), (f[1].to_string(), groups))
+        })
+        .collect();
+    let sysusers = read(
+        &workspace().join("buildroot-overlay/rootfs-overlay/usr/lib/sysusers.d/deskphone.conf"),
+    );
+    let mut memberships: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for l in sysusers.lines() {
+        if let Some(m) = l.strip_prefix("m ") {
+            let (user, group) = m.split_once(' ').expect("m user group");
+            memberships
+                .entry(user.to_string())
+                .or_default()
+                .insert(group.trim().to_string());
+        }
+    }
+    for (user, (_, groups)) in &users {
+        assert_eq!(
+            groups,
+            &memberships.get(user).cloned().unwrap_or_default(),
+            "{user}: groups of the users table and of sysusers.d"
+        );
+    }
+    let mediad = &users["deskphone-mediad"];
+    assert_eq!(mediad.0, "904");
+    assert_eq!(
+        mediad.1,
+        BTreeSet::from(["deskphone".to_string(), "audio".to_string()])
+    );
+    assert_eq!(
+        users["deskphone-sipd"].1,
+        BTreeSet::from(["deskphone".to_string()])
+    );
+}
+
+/// mediad drives the sound card through alsa-lib: the package selects it, builds after it
+/// (and host-pkgconf, which alsa-sys asks), and turns on mediad's `alsa` feature.
+#[test]
+fn package_builds_mediad_with_alsa() {
+    let config = read(&tree().join("package/deskphone/Config.in"));
+    assert!(
+        config.contains("\tselect BR2_PACKAGE_ALSA_LIB"),
+        "Config.in selects alsa-lib"
+    );
+    let vars = package_variables(&["DESKPHONE_DEPENDENCIES", "DESKPHONE_CARGO_BUILD_OPTS"]);
+    let deps: Vec<&str> = vars["DESKPHONE_DEPENDENCIES"].split_whitespace().collect();
+    assert!(
+        deps.contains(&"alsa-lib") && deps.contains(&"host-pkgconf"),
+        "{deps:?}"
+    );
+    let opts: Vec<&str> = vars["DESKPHONE_CARGO_BUILD_OPTS"]
+        .split_whitespace()
+        .collect();
+    let feature = opts
+        .windows(2)
+        .find(|w| w[0] == "--features")
+        .map(|w| w[1])
+        .expect("--features in DESKPHONE_CARGO_BUILD_OPTS");
+    assert_eq!(feature, "deskphone-mediad/alsa");
+    for bin in ["provd", "sipd", "mediad", "phonectl"] {
+        assert!(
+            opts.windows(2).any(|w| w == ["--bin", bin]),
+            "--bin {bin} in {opts:?}"
+        );
+    }
+    // The feature exists in mediad's manifest.
+    let metadata: Value = serde_json::from_str(&ok(Command::new(
+        std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()),
+    )
+    .args([
+        "metadata",
+        "--no-deps",
+        "--offline",
+        "--format-version",
+        "1",
+    ])
+    .current_dir(workspace())))
+    .unwrap();
+    let mediad = metadata["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "deskphone-mediad")
+        .expect("deskphone-mediad in the workspace");
+    assert!(
+        mediad["features"]["alsa"].is_array(),
+        "mediad has no alsa feature"
+    );
 }
 
 /// The Pi's partitions in genimage.cfg order, numbered as an MBR numbers them when there are

@@ -61,13 +61,24 @@ fn tail(samples: &[i16], seconds: usize) -> &[i16] {
 /// registering there when `register`, with a 1 kHz tone as its microphone and
 /// `DIR/earpiece.wav` as its earpiece.
 fn start_phone(proxy_port: u16, register: bool, media_ports: (u16, u16), dir: &Path) -> SimPhone {
+    start_phone_with(proxy_port, register, media_ports, dir, "")
+}
+
+/// [`start_phone`] with more configuration.
+fn start_phone_with(
+    proxy_port: u16,
+    register: bool,
+    media_ports: (u16, u16),
+    dir: &Path,
+    extra: &str,
+) -> SimPhone {
     let source = dir.join("mic.wav");
     sine_wav(&source, PHONE_HZ, 60);
     let sink = dir.join("earpiece.wav");
     let default = format!(
         "proxy1_address: \"127.0.0.1\"\nproxy1_port: \"{proxy_port}\"\nproxy_register: \"{}\"\n\
          line1_authname: \"1001\"\nline1_password: \"secret1001\"\n\
-         start_media_port: \"{}\"\nend_media_port: \"{}\"\n",
+         start_media_port: \"{}\"\nend_media_port: \"{}\"\n{extra}",
         u8::from(register),
         media_ports.0,
         media_ports.1
@@ -227,6 +238,145 @@ fn rtp_echoed_by_sipp_comes_back_to_the_earpiece() {
     phone.ok(&["hangup"]);
     sipp.wait(WAIT);
     let earpiece = wav_samples(&dir.path().join("earpiece.wav"));
-    let share = blocks_of(tail(&earpiece, 1), f64::from(PHONE_HZ));
-    assert!(share > 0.9, "{share:.2} of the echo is {PHONE_HZ} Hz");
+    let share = blocks_of(tail(&earpiece, 2), f64::from(PHONE_HZ));
+    assert!(
+        share > 0.8,
+        "{share:.2} of the echo is {PHONE_HZ} Hz; {rtp}"
+    );
+}
+
+/// A three-way conference with two baresips: the phone calls bob, then carol, and joins
+/// the calls; mediad mixes, so bob hears carol and the phone, carol hears bob and the phone.
+/// (Without a hold first: baresip 1.0.0's recording of what it receives does not survive a
+/// re-INVITE, so what bob hears could not be checked; hold and resume are tested apart.)
+#[test]
+fn in_a_conference_with_two_baresips_each_hears_the_other_two() {
+    let dir = tempfile::tempdir().unwrap();
+    let kam = Kamailio::start(&[
+        ("1001", "secret1001"),
+        ("bob", "secret-b"),
+        ("carol", "secret-c"),
+    ]);
+    // carol's voice: 697 Hz (bob's is baresip's 440 Hz sine, the phone's 1 kHz).
+    const CAROL_HZ: u32 = 697;
+    let carol_source = dir.path().join("carol.wav");
+    sine_wav(&carol_source, CAROL_HZ, 60);
+    let start = |user: &str, password: &str, source: Option<&Path>| {
+        let recordings = dir.path().join(user);
+        std::fs::create_dir_all(&recordings).unwrap();
+        Baresip::start(BaresipOptions {
+            password: Some(password.into()),
+            registrar: Some(kam.addr),
+            auto_answer: true,
+            audio_source: source.map(Path::to_path_buf),
+            audio_sink: Some(recordings),
+            ..BaresipOptions::new(user)
+        })
+    };
+    let bob = start("bob", "secret-b", None);
+    let carol = start("carol", "secret-c", Some(&carol_source));
+    // Hanging up ends both calls (with cnf_join_enable the other two would stay joined).
+    let phone = start_phone_with(
+        kam.addr.port(),
+        true,
+        (21400, 21500),
+        dir.path(),
+        "cnf_join_enable: \"0\"\n",
+    );
+
+    phone.ok(&["dial", "bob"]);
+    bob.wait_event("CALL_ESTABLISHED", WAIT);
+    connected_call(&phone);
+    phone.ok(&["dial", "carol"]);
+    carol.wait_event("CALL_ESTABLISHED", WAIT);
+    connected_call(&phone);
+    phone.ok(&["conference"]);
+    wait_for("both calls in the conference", WAIT, || {
+        let c = calls(&phone);
+        (c.len() == 2
+            && c.iter()
+                .all(|c| c["conference"] == true && c["state"] == "connected"))
+        .then_some(())
+    });
+    // Three seconds of conference, then the phone hangs up, which ends both calls
+    // (baresip's recordings are complete once its calls end).
+    std::thread::sleep(Duration::from_secs(3));
+    phone.ok(&["hangup"]);
+    bob.wait_event("CALL_CLOSED", WAIT);
+    carol.wait_event("CALL_CLOSED", WAIT);
+    let recording = |b: &Baresip| {
+        let files = b.received_audio();
+        let samples = wav_samples(files.last().expect("a recording"));
+        tail(&samples, 2).to_vec()
+    };
+    let (at_bob, at_carol) = (recording(&bob), recording(&carol));
+    let has = |samples: &[i16], hz: u32| {
+        // Two voices at once: each about half of what is heard, per 100 ms block.
+        let blocks: Vec<&[i16]> = samples.chunks_exact(800).collect();
+        let good = blocks
+            .iter()
+            .filter(|b| tone_share(b, f64::from(hz)) > 0.25)
+            .count();
+        good as f64 / blocks.len().max(1) as f64
+    };
+    for (who, heard, voices, own) in [
+        ("bob", &at_bob, [CAROL_HZ, PHONE_HZ], SINE_HZ),
+        ("carol", &at_carol, [SINE_HZ, PHONE_HZ], CAROL_HZ),
+    ] {
+        for hz in voices {
+            let share = has(heard, hz);
+            assert!(
+                share > 0.7,
+                "{who} hears {hz} Hz in {share:.2} of the blocks"
+            );
+        }
+        let echo = has(heard, own);
+        assert!(
+            echo < 0.1,
+            "{who} hears itself ({own} Hz) in {echo:.2} of the blocks"
+        );
+    }
+}
+
+/// Hold and resume by the phone: the audio comes back both ways.
+#[test]
+fn audio_comes_back_after_hold_and_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let kam = Kamailio::start(&[("1001", "secret1001"), ("bob", "secret-b")]);
+    let recordings = dir.path().join("bob");
+    std::fs::create_dir_all(&recordings).unwrap();
+    let bob = Baresip::start(BaresipOptions {
+        password: Some("secret-b".into()),
+        registrar: Some(kam.addr),
+        auto_answer: true,
+        audio_sink: Some(recordings),
+        ..BaresipOptions::new("bob")
+    });
+    let phone = start_phone(kam.addr.port(), true, (21600, 21700), dir.path());
+    phone.ok(&["dial", "bob"]);
+    bob.wait_event("CALL_ESTABLISHED", WAIT);
+    connected_call(&phone);
+    std::thread::sleep(Duration::from_secs(1));
+    phone.ok(&["hold"]);
+    wait_for("bob on hold", WAIT, || {
+        calls(&phone).into_iter().find(|c| c["state"] == "held")
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    phone.ok(&["resume"]);
+    connected_call(&phone);
+    std::thread::sleep(Duration::from_secs(3));
+    let ear = wav_samples(&dir.path().join("earpiece.wav"));
+    let share = blocks_of(tail(&ear, 2), f64::from(SINE_HZ));
+    phone.ok(&["hangup"]);
+    bob.wait_event("CALL_CLOSED", WAIT);
+    let at_bob = wav_samples(bob.received_audio().last().expect("recording"));
+    let bob_share = blocks_of(tail(&at_bob, 2), f64::from(PHONE_HZ));
+    assert!(
+        share > 0.7,
+        "{share:.2} of the earpiece is bob after the resume"
+    );
+    assert!(
+        bob_share > 0.7,
+        "{bob_share:.2} of bob's audio is the phone after the resume"
+    );
 }

@@ -1,5 +1,6 @@
-//! The test image booted in QEMU: DHCP, TFTP provisioning, the read-only root and the data
-//! partition, the phone's hardware as the services will see it, and a power cut.
+//! The test image booted in QEMU: DHCP, TFTP provisioning, the phone's services (mediad on the
+//! sound card), the read-only root and the data partition, the phone's hardware as the
+//! services will see it, and a power cut.
 
 use std::time::{Duration, Instant};
 
@@ -78,6 +79,30 @@ fn boots_provisions_over_dhcp_and_tftp_and_survives_a_power_cut() {
     let state = phone.sh("systemctl is-system-running --wait");
     let failed = phone.sh_ok("systemctl --failed --no-legend --plain");
     assert_eq!(state.output.trim(), "running", "failed units: {failed}");
+    let active = phone.sh("systemctl is-active provd.service sipd.service mediad.service");
+    assert_eq!(
+        active.output.split_whitespace().collect::<Vec<_>>(),
+        ["active"; 3],
+        "provd, sipd, mediad: {}",
+        active.output
+    );
+
+    // mediad drives the sound card (QEMU's HDA) from its sandbox, as a member of audio, and
+    // phonectl shows its state.
+    let groups = phone.sh_ok("id -nG deskphone-mediad");
+    assert!(
+        groups.split_whitespace().any(|g| g == "audio"),
+        "deskphone-mediad's groups: {groups}"
+    );
+    let audio = phone.status()["audio"].clone();
+    assert!(audio.is_object(), "no audio object from mediad: {audio}");
+    assert_eq!(audio["path"], "handset", "{audio}");
+    assert_eq!(
+        audio["device_error"],
+        Value::Null,
+        "mediad cannot use the sound card: {audio}\n{}",
+        phone.sh_ok("journalctl -u mediad.service --no-pager | tail -20")
+    );
 
     // Slot A, root read-only squashfs; provd's state on the data partition.
     let cmdline = phone.sh_ok("cat /proc/cmdline");

@@ -144,11 +144,17 @@ async fn send(c: &mut Client<Mediad>, r: &Request) -> Result<(), ClientError> {
 fn describe(r: &Request) -> String {
     match r {
         Request::Session(s) => format!(
-            "call {} media {} pt {} port {} to {}",
+            "call {} media {} pt {} port {} {} to {}",
             s.call,
             s.codec,
             s.payload_type,
             s.local_port,
+            match (s.send, s.receive) {
+                (true, true) => "sendrecv",
+                (true, false) => "sendonly",
+                (false, true) => "recvonly",
+                (false, false) => "inactive",
+            },
             s.remote_rtp
                 .map(|a| a.to_string())
                 .unwrap_or_else(|| "nowhere (held)".into())

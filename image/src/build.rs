@@ -48,8 +48,8 @@ const SOURCES: &[&str] = &[
 ];
 
 /// Packages on top of `minbase` (x86_64). The services need rauc (with D-Bus) for updates,
-/// polkit for provd's reboot, udhcpc for DHCP options 66/150; grub-common carries
-/// `grub-editenv`, which RAUC's grub backend calls.
+/// polkit for provd's reboot, udhcpc for DHCP options 66/150, libasound2 for mediad's sound
+/// card; grub-common carries `grub-editenv`, which RAUC's grub backend calls.
 const PACKAGES_X86_64: &[&str] = &[
     "systemd-sysv",
     "udev",
@@ -61,6 +61,8 @@ const PACKAGES_X86_64: &[&str] = &[
     // RAUC's D-Bus service and systemd unit (Debian ships them apart from the binary).
     "rauc-service",
     "udhcpc",
+    // mediad (built with the alsa feature); with it come alsa.conf and the cards' profiles.
+    "libasound2",
     "e2fsprogs",
     "grub-common",
     "grub-efi-amd64-bin",
@@ -82,6 +84,7 @@ const PACKAGES_AARCH64: &[&str] = &[
     "rauc",
     "rauc-service",
     "udhcpc",
+    "libasound2",
     "e2fsprogs",
     "linux-image-arm64",
     "usr-is-merged",
@@ -101,8 +104,17 @@ const RECIPE_AARCH64: &str = "rootfs-aarch64-1";
 const BINARIES: &[(&str, &str)] = &[
     ("deskphone-provd", "provd"),
     ("deskphone-sipd", "sipd"),
+    ("deskphone-mediad", "mediad"),
     ("phonectl", "phonectl"),
 ];
+
+/// Cargo features of the image's build: mediad drives the sound card through ALSA (its unit
+/// runs it with `--alsa-device default`).
+const FEATURES: &str = "deskphone-mediad/alsa";
+
+/// Where Debian's multiarch arm64 libraries keep their pkg-config files (alsa-sys asks
+/// pkg-config for libasound; `libasound2-dev:arm64`).
+const AARCH64_PKG_CONFIG_LIBDIR: &str = "/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig";
 
 /// Bump when the recipe below changes in a way the input hashes cannot see.
 const RECIPE: &str = "rootfs-1";
@@ -301,6 +313,8 @@ pub(crate) fn check(opts: &Options) -> Result<()> {
         ("openssl", "openssl"),
         ("systemd-sysusers", "systemd"),
         ("systemctl", "systemd"),
+        // alsa-sys (mediad's alsa feature) finds libasound with it.
+        ("pkg-config", "pkg-config"),
     ])?;
     if opts.arch == Arch::Aarch64 {
         sh::require_tools(&[
@@ -318,6 +332,15 @@ pub(crate) fn check(opts: &Options) -> Result<()> {
                 "the aarch64 image needs Debian's rustc-web and libstd-rust-web-dev:arm64 \
                  ({DEBIAN_RUSTC}, {}); run ./scripts/setup-host as root",
                 std.display()
+            );
+        }
+        let alsa =
+            Path::new(AARCH64_PKG_CONFIG_LIBDIR.split(':').next().expect("dir")).join("alsa.pc");
+        if !alsa.is_file() {
+            bail!(
+                "mediad for aarch64 links the arm64 libasound: no {} (libasound2-dev:arm64); \
+                 run ./scripts/setup-host as root",
+                alsa.display()
             );
         }
         crate::raspi::ensure_binfmt()?;
@@ -487,19 +510,30 @@ fn build_binaries(arch: Arch) -> Result<Vec<(String, PathBuf)>> {
     for (pkg, _) in BINARIES {
         cmd.args(["-p", pkg]);
     }
+    cmd.args(["--features", FEATURES]);
     cmd.current_dir(workspace());
     let out = match arch {
         Arch::X86_64 => target_dir().join("release"),
         Arch::Aarch64 => {
             // Debian's compiler for this build only (the linker is in .cargo/config.toml).
             let dir = target_dir().join(CROSS_TARGET_DIR);
+            // pkg-config answers for the host unless told otherwise; these names (suffixed
+            // with the target) reach only the target's build scripts.
+            let target_env = AARCH64_TARGET.replace('-', "_");
             cmd.args(["--target", AARCH64_TARGET])
                 .env("RUSTC", DEBIAN_RUSTC)
                 .env("CARGO_TARGET_DIR", &dir)
+                .env(format!("PKG_CONFIG_ALLOW_CROSS_{target_env}"), "1")
+                .env(
+                    format!("PKG_CONFIG_LIBDIR_{target_env}"),
+                    AARCH64_PKG_CONFIG_LIBDIR,
+                )
                 .env_remove("RUSTC_WRAPPER")
                 .env_remove("RUSTC_WORKSPACE_WRAPPER");
             sh::log(&format!(
-                "+ RUSTC={DEBIAN_RUSTC} CARGO_TARGET_DIR={}",
+                "+ RUSTC={DEBIAN_RUSTC} CARGO_TARGET_DIR={} \
+                 PKG_CONFIG_ALLOW_CROSS_{target_env}=1 \
+                 PKG_CONFIG_LIBDIR_{target_env}={AARCH64_PKG_CONFIG_LIBDIR}",
                 dir.display()
             ));
             dir.join(AARCH64_TARGET).join("release")
@@ -956,7 +990,15 @@ mod tests {
             &workspace().join("buildroot-overlay/rootfs-overlay/usr/lib/systemd/system-preset"),
         )
         .unwrap();
-        for u in ["provd.socket", "provd.service", "deskphone-dhcp@.service"] {
+        for u in [
+            "provd.socket",
+            "provd.service",
+            "sipd.socket",
+            "sipd.service",
+            "mediad.socket",
+            "mediad.service",
+            "deskphone-dhcp@.service",
+        ] {
             assert!(units.iter().any(|x| x == u), "{u} in {units:?}");
         }
     }

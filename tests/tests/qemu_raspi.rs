@@ -150,6 +150,9 @@ fn raspi3b_smoke_boot_the_services_start() {
     let state = phone.sh_timeout("systemctl is-system-running --wait", BOOT_TIMEOUT);
     let failed = phone.sh_ok("systemctl --failed --no-legend --plain");
     assert_eq!(state.output.trim(), "running", "failed units: {failed}");
+    // mediad too, though raspi3b has no sound card for it.
+    let active = phone.sh("systemctl is-active sipd.service mediad.service");
+    assert_eq!(active.status, 0, "inactive services:\n{}", active.output);
 
     // Slot A's read-only squashfs from the card, the data partition at its seventh partition.
     let cmdline = phone.sh_ok("cat /proc/cmdline");

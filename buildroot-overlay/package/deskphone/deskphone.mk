@@ -10,12 +10,13 @@ DESKPHONE_SITE_METHOD = local
 DESKPHONE_LICENSE = Apache-2.0 or MIT
 DESKPHONE_LICENSE_FILES = LICENSE-APACHE LICENSE-MIT
 
-# What goes into the image. Daemons are name:uid; each runs as its own system
-# user deskphone-<name> with that fixed id (their files on the data partition
-# keep their owner across updates), in the group deskphone that may use the
-# services' sockets. Tools are plain commands. Adding a service or a tool is
-# one word on one of these lines.
-DESKPHONE_DAEMONS = provd:901 sipd:903
+# What goes into the image. Daemons are name:uid[:groups]; each runs as its
+# own system user deskphone-<name> with that fixed id (their files on the data
+# partition keep their owner across updates), in the group deskphone that may
+# use the services' sockets, and in the comma-separated groups given (mediad:
+# audio, for /dev/snd). Tools are plain commands. Adding a service or a tool
+# is one word on one of these lines.
+DESKPHONE_DAEMONS = provd:901 sipd:903 mediad:904:audio
 DESKPHONE_TOOLS = phonectl
 DESKPHONE_GID = 900
 # Users of the overlay's helper units, which run scripts rather than workspace
@@ -35,7 +36,13 @@ DESKPHONE_OVERRIDE_SRCDIR_RSYNC_EXCLUSIONS = \
 	--exclude=/fuzz \
 	--exclude=/buildroot-overlay
 
-DESKPHONE_CARGO_BUILD_OPTS = $(foreach bin,$(DESKPHONE_BINS),--bin $(bin))
+# mediad drives the sound card through alsa-lib (the alsa-sys crate finds it
+# with pkg-config).
+DESKPHONE_DEPENDENCIES = host-pkgconf alsa-lib
+
+DESKPHONE_CARGO_BUILD_OPTS = \
+	$(foreach bin,$(DESKPHONE_BINS),--bin $(bin)) \
+	--features deskphone-mediad/alsa
 DESKPHONE_CARGO_PROFILE = $(if $(BR2_ENABLE_DEBUG),debug,release)
 
 # Buildroot vendors crates in the download step of a package, which a local
@@ -69,10 +76,10 @@ define DESKPHONE_USERS
 	$(foreach h,$(DESKPHONE_HELPERS),$(call DESKPHONE_HELPER_USER,$(subst :, ,$(h)))$(sep))
 endef
 
-# $(1): name uid
+# $(1): name uid [groups]
 DESKPHONE_DAEMON_USER = \
 	deskphone-$(word 1,$(1)) $(word 2,$(1)) deskphone-$(word 1,$(1)) $(word 2,$(1)) \
-	* - - deskphone deskphone $(word 1,$(1))
+	* - - deskphone$(if $(word 3,$(1)),$(comma)$(word 3,$(1))) deskphone $(word 1,$(1))
 
 # $(1): name uid (not in the deskphone group: helpers use no service socket)
 DESKPHONE_HELPER_USER = \

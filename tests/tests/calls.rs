@@ -626,3 +626,65 @@ fn a_check_sync_waits_while_the_phone_has_a_call() {
             .map(str::to_string)
     });
 }
+
+/// The phone transfers bob to carol after consulting her (attended: REFER with Replaces).
+#[test]
+fn an_attended_transfer_sends_bob_to_carol_replacing_the_consultation() {
+    let kam = Kamailio::start(&[
+        ("1001", "secret1001"),
+        ("bob", "secret-b"),
+        ("carol", "secret-c"),
+    ]);
+    let baresip = |user: &str, password: &str| {
+        Baresip::start(BaresipOptions {
+            password: Some(password.into()),
+            registrar: Some(kam.addr),
+            auto_answer: true,
+            ..BaresipOptions::new(user)
+        })
+    };
+    let bob = baresip("bob", "secret-b");
+    let carol = baresip("carol", "secret-c");
+    let phone = start_registered_phone(kam.addr.port());
+    registered(&phone);
+    let to_bob = phonectl_call(&phone, &["dial", "bob"]);
+    bob.wait_event("CALL_ESTABLISHED", WAIT);
+    wait_call_state(&phone, "connected");
+    phonectl_call(&phone, &["hold"]);
+    wait_call_state(&phone, "held");
+    let to_carol = phonectl_call(&phone, &["dial", "carol"]);
+    carol.wait_event("CALL_ESTABLISHED", WAIT);
+    wait_for("carol connected", WAIT, || {
+        calls(&phone)
+            .into_iter()
+            .find(|c| c["id"] == to_carol["id"] && c["state"] == "connected")
+    });
+    let out = phonectl_call(
+        &phone,
+        &[
+            "transfer",
+            "--call",
+            &to_bob["id"].to_string(),
+            "--to-call",
+            &to_carol["id"].to_string(),
+        ],
+    );
+    assert_eq!(out["transferring"], true, "{out}");
+    // bob is told to call carol replacing the phone's call with her.
+    let transfer = bob.wait_event("TRANSFER", WAIT);
+    let target = transfer["param"].as_str().unwrap_or_default().to_string();
+    assert!(target.contains("sip:carol@"), "{transfer}");
+    assert!(target.contains("?Replaces="), "{transfer}");
+    // bob's call to carol succeeds: the phone hears so (NOTIFY 200) and leaves bob.
+    wait_for("the transfer to complete", WAIT, || {
+        phone
+            .log_text()
+            .contains("with bob ended: transferred")
+            .then_some(())
+    });
+    assert!(calls(&phone).iter().all(|c| c["id"] != to_bob["id"]));
+    // baresip 1.0.0 as the target does not apply Replaces (it takes bob's call as a new one
+    // and keeps the consultation call): the phone hangs that one up itself here.
+    phone.ok(&["hangup"]);
+    wait_no_calls(&phone);
+}

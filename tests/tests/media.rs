@@ -235,6 +235,23 @@ fn rtp_echoed_by_sipp_comes_back_to_the_earpiece() {
     connected_call(&phone);
     let rtp = rtp_after(&phone, 100);
     assert!(rtp["sent"].as_u64().unwrap() >= 100, "{rtp}");
+    // The UI's audio orders, through phonectl: volume and mute of the handset.
+    let out = phone.phonectl(&[
+        "audio", "--path", "handset", "--volume", "7", "--mute", "on",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let audio: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(audio["path"], "handset", "{audio}");
+    assert_eq!(audio["volumes"]["handset"], 7, "{audio}");
+    assert_eq!(audio["muted"], true, "{audio}");
+    assert_eq!(phone.status()["audio"]["muted"], true);
+    let bad = phone.phonectl(&["audio", "--tone", "fanfare"]);
+    assert!(!bad.status.success(), "an unknown tone is refused");
+    phone.ok(&["audio", "--mute", "off"]);
     phone.ok(&["hangup"]);
     sipp.wait(WAIT);
     let earpiece = wav_samples(&dir.path().join("earpiece.wav"));

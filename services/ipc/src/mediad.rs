@@ -48,6 +48,12 @@ pub enum Request {
     Mute {
         muted: bool,
     },
+    /// The volume of an audio path, 0 (silent) to 10; 5 is nominal, each step 3 dB. The
+    /// ringer follows the speaker's.
+    Volume {
+        path: AudioPath,
+        level: u8,
+    },
 }
 
 /// What sipd negotiated for one call: everything mediad needs to send and receive.
@@ -113,6 +119,46 @@ pub enum RingPattern {
     ShortShortLong,
 }
 
+/// The volume of each audio path, 0-10.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Volumes {
+    pub handset: u8,
+    pub speaker: u8,
+    pub headset: u8,
+}
+
+/// The nominal volume: no gain.
+pub const NOMINAL_VOLUME: u8 = 5;
+
+impl Default for Volumes {
+    fn default() -> Self {
+        Volumes {
+            handset: NOMINAL_VOLUME,
+            speaker: NOMINAL_VOLUME,
+            headset: NOMINAL_VOLUME,
+        }
+    }
+}
+
+impl Volumes {
+    pub fn get(&self, path: AudioPath) -> u8 {
+        match path {
+            AudioPath::Handset => self.handset,
+            AudioPath::Speaker => self.speaker,
+            AudioPath::Headset => self.headset,
+        }
+    }
+
+    pub fn set(&mut self, path: AudioPath, level: u8) {
+        let level = level.min(10);
+        match path {
+            AudioPath::Handset => self.handset = level,
+            AudioPath::Speaker => self.speaker = level,
+            AudioPath::Headset => self.headset = level,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "reply", rename_all = "snake_case")]
 pub enum Reply {
@@ -137,6 +183,9 @@ pub struct Status {
     pub protocol: u32,
     pub path: AudioPath,
     pub muted: bool,
+    /// Volume of the handset, speaker and headset, 0-10 (5 nominal).
+    #[serde(default)]
+    pub volumes: Volumes,
     /// What is wrong with the sound devices, `null` when they work.
     pub device_error: Option<String>,
     /// The codecs this build of mediad speaks (`G729` only with its feature): sipd offers

@@ -19,7 +19,7 @@ use deskphone_dsp::tones::{self, ToneGenerator};
 use deskphone_dsp::vad::{Vad, VadConfig};
 use deskphone_ipc::mediad::{
     AudioPath, Event, Reply, Request, RingPattern, RtpStatus, SessionOrder, SessionStatus, Status,
-    Tone,
+    Tone, Volumes, NOMINAL_VOLUME,
 };
 use deskphone_rtp::telephone_event::{digit_for_event, event_for_digit};
 use deskphone_rtp::{
@@ -216,6 +216,7 @@ pub struct MediaCore {
     conference: Vec<u32>,
     path: AudioPath,
     muted: bool,
+    volumes: Volumes,
     /// The tone of the tone plan the UI asked for, on the active path.
     tone: Option<ToneGenerator>,
     /// The ringer, on the speaker.
@@ -234,6 +235,7 @@ impl MediaCore {
             conference: Vec::new(),
             path: AudioPath::Handset,
             muted: false,
+            volumes: Volumes::default(),
             tone: None,
             ring: None,
             seed,
@@ -353,6 +355,13 @@ impl MediaCore {
                 self.muted = muted;
                 Ok(())
             }
+            Request::Volume { path, level } => {
+                if level > 10 {
+                    return Err(format!("volume {level}: 0 to 10"));
+                }
+                self.volumes.set(path, level);
+                Ok(())
+            }
             Request::Tone { tone } => {
                 self.tone = tone.map(|t| ToneGenerator::new(tone_of(t), RATE));
                 Ok(())
@@ -454,12 +463,15 @@ impl MediaCore {
         let mut ring = [0i16; FRAME];
         if let Some(g) = &mut self.ring {
             g.fill(&mut ring);
+            scale(&mut ring, self.volumes.speaker);
         }
         {
+            let mut heard = [0i16; FRAME];
             let mut inputs: Vec<&[i16]> = self.sessions.values().map(|s| &s.heard[..]).collect();
             inputs.push(&tone);
-            inputs.push(&ring);
-            mix_into(&inputs, out);
+            mix_into(&inputs, &mut heard);
+            scale(&mut heard, self.volumes.get(self.path));
+            mix_into(&[&heard, &ring], out);
         }
         let mut own = [0i16; FRAME];
         if !self.muted {
@@ -553,6 +565,11 @@ impl MediaCore {
         }
     }
 
+    /// Nothing to play or send: no session, no tone, no ringer.
+    pub fn is_idle(&self) -> bool {
+        self.sessions.is_empty() && self.tone.is_none() && self.ring.is_none()
+    }
+
     /// The audio path the UI chose.
     pub fn path(&self) -> AudioPath {
         self.path
@@ -570,6 +587,7 @@ impl MediaCore {
         let mut status = crate::service::empty_status();
         status.path = self.path;
         status.muted = self.muted;
+        status.volumes = self.volumes;
         status.sessions = self
             .sessions
             .iter()
@@ -599,6 +617,21 @@ impl MediaCore {
             })
             .collect();
         status
+    }
+}
+
+/// Applies a volume step: 0 silent, 5 nominal, 3 dB a step.
+fn scale(frame: &mut [i16], level: u8) {
+    if level == NOMINAL_VOLUME {
+        return;
+    }
+    let gain = if level == 0 {
+        0.0
+    } else {
+        10f64.powf(3.0 * (f64::from(level) - f64::from(NOMINAL_VOLUME)) / 20.0)
+    };
+    for s in frame {
+        *s = (f64::from(*s) * gain).round().clamp(-32768.0, 32767.0) as i16;
     }
 }
 

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -155,6 +155,20 @@ impl Devices {
         self.next_tick = Instant::now();
     }
 
+    /// Nothing to play: a sound card is closed (it stops interrupting, and a card another
+    /// program wants is free); files stay open so the earpiece file goes on where it was.
+    /// The next read opens the card again.
+    fn suspend(&mut self) {
+        if matches!(self.choice, AudioChoice::Alsa { .. }) && self.capture.is_some() {
+            self.capture = None;
+            self.playback = None;
+            self.retry_at = Instant::now();
+            if let Some(aec) = &mut self.echo {
+                aec.reset();
+            }
+        }
+    }
+
     /// The UI chose another audio path: its devices, and echo cancellation for the speaker.
     fn switch(&mut self, path: AudioPath) {
         if path == self.path {
@@ -260,6 +274,69 @@ fn open_devices(choice: &AudioChoice, path: AudioPath) -> Result<Opened, AudioEr
 
 const FRAME_MS: u64 = (FRAME as u64) / 8;
 
+/// What the audio thread owns besides the core.
+struct Thread {
+    core: MediaCore,
+    devices: Devices,
+    sockets: HashMap<u32, MediaSockets>,
+    events: mpsc::Sender<Event>,
+    status: Arc<Mutex<Status>>,
+    reported: Option<String>,
+}
+
+impl Thread {
+    /// One input; `false` when the engine is to stop.
+    fn handle(&mut self, input: EngineInput) -> bool {
+        match input {
+            EngineInput::Packet(p) => {
+                if p.rtcp {
+                    self.core.handle_rtcp(p.at, p.call, p.from, &p.data);
+                } else {
+                    self.core.handle_rtp(p.at, p.call, p.from, &p.data);
+                }
+            }
+            EngineInput::Sockets { call, sockets } => {
+                self.sockets.insert(call, sockets);
+            }
+            EngineInput::Order(request, reply) => {
+                let stop = match &request {
+                    Request::Stop { call } => Some(*call),
+                    _ => None,
+                };
+                let r = self.core.order(Instant::now(), request);
+                self.devices.switch(self.core.path());
+                // The BYE goes out before the sockets close.
+                send(&mut self.core, &self.sockets);
+                if let Some(call) = stop {
+                    self.sockets.remove(&call);
+                }
+                // A status asked right after an order shows it.
+                self.publish();
+                let _ = reply.send(r);
+            }
+            EngineInput::Quit => return false,
+        }
+        true
+    }
+
+    /// Publishes the status others read, and a device problem once as a status message.
+    fn publish(&mut self) {
+        if self.devices.error != self.reported {
+            if let Some(e) = &self.devices.error {
+                let _ = self.events.try_send(Event::StatusMessage {
+                    text: format!("sound device: {e}"),
+                });
+            }
+            self.reported = self.devices.error.clone();
+        }
+        let mut s = self.core.status();
+        s.device_error = self.devices.error.clone();
+        if let Ok(mut shared) = self.status.lock() {
+            *shared = s;
+        }
+    }
+}
+
 fn run(
     audio: AudioChoice,
     seed: u64,
@@ -267,73 +344,59 @@ fn run(
     events: mpsc::Sender<Event>,
     status: Arc<Mutex<Status>>,
 ) {
-    let mut devices = Devices::open(audio);
-    let mut reported: Option<String> = None;
-    let mut core = MediaCore::new(seed, Instant::now());
-    let mut sockets: HashMap<u32, MediaSockets> = HashMap::new();
+    let mut t = Thread {
+        core: MediaCore::new(seed, Instant::now()),
+        // Opened once at start so a missing card is reported at once, not at the first call.
+        devices: Devices::open(audio),
+        sockets: HashMap::new(),
+        events,
+        status,
+        reported: None,
+    };
     let mut mic = [0i16; FRAME];
     let mut out = [0i16; FRAME];
     let mut status_at = Instant::now();
     let mut clock = AudioClock::default();
     loop {
-        devices.read(&mut mic);
-        let now = clock.tick(Instant::now());
-        if devices.error != reported {
-            if let Some(e) = &devices.error {
-                let _ = events.try_send(Event::StatusMessage {
-                    text: format!("sound device: {e}"),
-                });
+        if t.core.is_idle() {
+            // No call, tone or ringer: the sound card rests (and the thread with it) until
+            // an order comes.
+            t.devices.suspend();
+            t.publish();
+            match input.recv_timeout(STATUS_EVERY * 10) {
+                Ok(i) => {
+                    if !t.handle(i) {
+                        return;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return,
             }
-            reported = devices.error.clone();
+            continue;
         }
+        t.devices.read(&mut mic);
+        let now = clock.tick(Instant::now());
         // Everything that came during the frame, in order.
         loop {
-            let next = match input.try_recv() {
-                Ok(i) => i,
-                Err(std::sync::mpsc::TryRecvError::Empty) => break,
-                Err(std::sync::mpsc::TryRecvError::Disconnected) => return,
-            };
-            match next {
-                EngineInput::Packet(p) => {
-                    if p.rtcp {
-                        core.handle_rtcp(p.at, p.call, p.from, &p.data);
-                    } else {
-                        core.handle_rtp(p.at, p.call, p.from, &p.data);
+            match input.try_recv() {
+                Ok(i) => {
+                    if !t.handle(i) {
+                        return;
                     }
                 }
-                EngineInput::Sockets { call, sockets: s } => {
-                    sockets.insert(call, s);
-                }
-                EngineInput::Order(request, reply) => {
-                    let stop = match &request {
-                        Request::Stop { call } => Some(*call),
-                        _ => None,
-                    };
-                    let r = core.order(Instant::now(), request);
-                    devices.switch(core.path());
-                    // The BYE goes out before the sockets close.
-                    send(&mut core, &sockets);
-                    if let Some(call) = stop {
-                        sockets.remove(&call);
-                    }
-                    let _ = reply.send(r);
-                }
-                EngineInput::Quit => return,
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => return,
             }
         }
-        core.tick(now, &mic, &mut out);
-        send(&mut core, &sockets);
-        while let Some(e) = core.poll_event() {
-            let _ = events.try_send(e);
+        t.core.tick(now, &mic, &mut out);
+        send(&mut t.core, &t.sockets);
+        while let Some(e) = t.core.poll_event() {
+            let _ = t.events.try_send(e);
         }
-        devices.write(&out);
+        t.devices.write(&out);
         if now >= status_at {
             status_at = now + STATUS_EVERY;
-            let mut s = core.status();
-            s.device_error = devices.error.clone();
-            if let Ok(mut shared) = status.lock() {
-                *shared = s;
-            }
+            t.publish();
         }
     }
 }

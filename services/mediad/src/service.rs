@@ -230,6 +230,7 @@ pub fn empty_status() -> Status {
         protocol: PROTOCOL_VERSION,
         path: deskphone_ipc::mediad::AudioPath::Handset,
         muted: false,
+        volumes: Default::default(),
         device_error: None,
         codecs: crate::core::codecs(),
         sessions: Vec::new(),

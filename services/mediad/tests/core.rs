@@ -492,3 +492,37 @@ fn a_g729_call_carries_the_tones_both_ways() {
     );
     assert_eq!(net.phones[0].core.status().sessions[0].rtp.codec, "G729");
 }
+
+#[test]
+fn the_volume_of_the_active_path_moves_the_earpiece_3_db_a_step() {
+    let mut net = two_phones(1000.0, 440.0);
+    net.run(Duration::from_secs(2));
+    let nominal = rms(&net.phones[0].heard, 0.5);
+    let now = net.now;
+    let handset_up = Request::Volume {
+        path: deskphone_ipc::mediad::AudioPath::Handset,
+        level: 7,
+    };
+    assert_eq!(net.phones[0].core.order(now, handset_up), Reply::Ok);
+    net.run(Duration::from_secs(1));
+    let louder = rms(&net.phones[0].heard, 0.5);
+    let db = 20.0 * (louder / nominal).log10();
+    assert!((db - 6.0).abs() < 0.5, "two steps up: {db:.1} dB");
+    // The speaker's volume does not touch the handset.
+    let speaker_off = Request::Volume {
+        path: deskphone_ipc::mediad::AudioPath::Speaker,
+        level: 0,
+    };
+    assert_eq!(net.phones[0].core.order(now, speaker_off), Reply::Ok);
+    net.run(Duration::from_millis(600));
+    assert!((rms(&net.phones[0].heard, 0.5) / louder - 1.0).abs() < 0.05);
+    let too_loud = Request::Volume {
+        path: deskphone_ipc::mediad::AudioPath::Handset,
+        level: 11,
+    };
+    assert!(matches!(
+        net.phones[0].core.order(now, too_loud),
+        Reply::Error { .. }
+    ));
+    assert_eq!(net.phones[0].core.status().volumes.handset, 7);
+}

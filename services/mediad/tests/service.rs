@@ -183,3 +183,53 @@ fn a_missing_sound_card_is_a_status_message_and_the_call_goes_on() {
         got.len()
     );
 }
+
+/// CPU time (user + system) of a process, in clock ticks of 10 ms.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let f: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..]
+        .split_whitespace()
+        .collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn an_idle_phone_leaves_the_cpu_alone_and_a_dial_tone_reaches_the_earpiece() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = dir.path().join("earpiece.wav");
+    let d = start(&["--audio-sink", sink.to_str().unwrap()]);
+    let rt = rt();
+    // Ready, and nothing to play.
+    rt.block_on(status(&d.runtime));
+    let before = cpu_ticks(d.child.id());
+    std::thread::sleep(Duration::from_secs(3));
+    let idle = cpu_ticks(d.child.id()) - before;
+    assert!(
+        idle <= 2,
+        "{idle} ticks of CPU in 3 s idle: the audio thread should sleep"
+    );
+    // A dial tone wakes it for as long as it sounds.
+    let dial = Request::Tone {
+        tone: Some(deskphone_ipc::mediad::Tone::Dial),
+    };
+    assert_eq!(rt.block_on(request(&d.runtime, dial)), Reply::Ok);
+    std::thread::sleep(Duration::from_secs(1));
+    let stop = Request::Tone { tone: None };
+    assert_eq!(rt.block_on(request(&d.runtime, stop)), Reply::Ok);
+    let wav = hound::WavReader::open(&sink).unwrap();
+    let samples: Vec<i16> = wav.into_samples().map(Result::unwrap).collect();
+    let seconds = samples.len() as f64 / 8000.0;
+    assert!(
+        (0.8..1.5).contains(&seconds),
+        "{seconds} s written: the tone, no idle time"
+    );
+    let tone = &samples[800..samples.len() - 800];
+    for hz in [350.0, 440.0] {
+        let share = relative_power_of(tone, hz);
+        assert!(share > 0.3, "{hz} Hz is {share:.2} of the dial tone");
+    }
+}
+
+fn relative_power_of(samples: &[i16], hz: f64) -> f64 {
+    deskphone_dsp::goertzel::relative_power(samples, hz, 8000)
+}

@@ -103,6 +103,25 @@ enum Command {
     },
     /// Mix two calls in a local three-way conference (default: the two calls there are).
     Conference { calls: Vec<u32> },
+    /// The audio as the UI sets it: path, its volume, mute, a tone of the tone plan, the
+    /// ringer. Each option is an order to mediad; without options, prints the audio state.
+    Audio {
+        /// handset, speaker or headset.
+        #[arg(long, value_parser = ["handset", "speaker", "headset"])]
+        path: Option<String>,
+        /// The volume of the path (the one given, else the current one), 0-10, 5 nominal.
+        #[arg(long, value_parser = clap::value_parser!(u8).range(0..=10))]
+        volume: Option<u8>,
+        #[arg(long, value_parser = ["on", "off"])]
+        mute: Option<String>,
+        /// dial, secondary_dial, stutter_dial, ringback, busy, reorder, call_waiting,
+        /// confirmation, or off.
+        #[arg(long)]
+        tone: Option<String>,
+        /// standard, double, short_short_long, or off.
+        #[arg(long)]
+        ring: Option<String>,
+    },
     /// Send DTMF digits (0-9 * # A-D) on a call, as the keypad would during a call.
     Dtmf {
         /// The call (default: the connected one).
@@ -193,7 +212,7 @@ async fn run(args: Args) -> anyhow::Result<u8> {
             if let (Ok(m), Some(obj)) = (&media, status.as_object_mut()) {
                 obj.insert(
                     "audio".into(),
-                    serde_json::json!({"path": m.path, "muted": m.muted, "device_error": m.device_error}),
+                    serde_json::json!({"path": m.path, "muted": m.muted, "volumes": m.volumes, "device_error": m.device_error}),
                 );
             }
             if json {
@@ -294,6 +313,13 @@ async fn run(args: Args) -> anyhow::Result<u8> {
             call_command(&runtime, sipd::Request::Conference { calls }).await
         }
         Command::Dtmf { call, digits } => dtmf(&runtime, call, &digits).await,
+        Command::Audio {
+            path,
+            volume,
+            mute,
+            tone,
+            ring,
+        } => audio(&runtime, path, volume, mute, tone, ring).await,
         Command::Events => {
             let mut c = connect(&runtime).await?;
             ok(c.request(&Request::Subscribe).await?)?;
@@ -335,6 +361,73 @@ async fn mediad_status(runtime: &RuntimeDir) -> anyhow::Result<mediad::Status> {
         mediad::Reply::Error { message } => anyhow::bail!("{message}"),
         other => anyhow::bail!("unexpected reply from mediad: {other:?}"),
     }
+}
+
+/// `phonectl audio`: the orders, in a sensible order (path first), then the audio state.
+async fn audio(
+    runtime: &RuntimeDir,
+    path: Option<String>,
+    volume: Option<u8>,
+    mute: Option<String>,
+    tone: Option<String>,
+    ring: Option<String>,
+) -> anyhow::Result<u8> {
+    // The names are the JSON spellings of the protocol's enums.
+    fn named<T: serde::de::DeserializeOwned>(what: &str, name: &str) -> anyhow::Result<Option<T>> {
+        if name == "off" {
+            return Ok(None);
+        }
+        serde_json::from_value(serde_json::Value::String(name.to_string()))
+            .map(Some)
+            .map_err(|_| anyhow::anyhow!("no {what} named {name}"))
+    }
+    let mut orders = Vec::new();
+    let path: Option<mediad::AudioPath> = match &path {
+        Some(p) => named("audio path", p)?,
+        None => None,
+    };
+    if let Some(p) = path {
+        orders.push(mediad::Request::Path { path: p });
+    }
+    let mut c = Client::<deskphone_ipc::client::Mediad>::connect(runtime, "phonectl")
+        .await
+        .context("is mediad running?")?;
+    if let Some(level) = volume {
+        let path = match path {
+            Some(p) => p,
+            None => match c.request(&mediad::Request::Status).await? {
+                mediad::Reply::Status(s) => s.path,
+                other => anyhow::bail!("unexpected reply from mediad: {other:?}"),
+            },
+        };
+        orders.push(mediad::Request::Volume { path, level });
+    }
+    if let Some(m) = mute {
+        orders.push(mediad::Request::Mute { muted: m == "on" });
+    }
+    if let Some(t) = tone {
+        orders.push(mediad::Request::Tone {
+            tone: named("tone", &t)?,
+        });
+    }
+    if let Some(r) = ring {
+        orders.push(mediad::Request::Ring {
+            pattern: named("ring pattern", &r)?,
+        });
+    }
+    for o in &orders {
+        if let mediad::Reply::Error { message } = c.request(o).await? {
+            eprintln!("phonectl: {message}");
+            return Ok(1);
+        }
+    }
+    if let mediad::Reply::Status(s) = c.request(&mediad::Request::Status).await? {
+        println!(
+            "{}",
+            serde_json::json!({"path": s.path, "muted": s.muted, "volumes": s.volumes, "device_error": s.device_error})
+        );
+    }
+    Ok(0)
 }
 
 /// Sends digits one by one to mediad on the call sipd says is connected (or the one given).

@@ -65,6 +65,9 @@ struct Session {
     pending: Vec<i16>,
     /// The packet being played (timestamp, decoded samples), decoded once.
     playing: Option<(u32, Vec<i16>)>,
+    /// Where the last frame played sat in the stream (RTP timestamp of its first sample)
+    /// and its last sample: a frame that does not follow on is a skip.
+    last_played: Option<(u32, i16)>,
     /// This tick's received audio, for the earpiece and the conference.
     heard: [i16; FRAME],
     dtmf_received: String,
@@ -100,6 +103,7 @@ impl Session {
             dtmf_in: DtmfReceiver::new(Duration::from_millis(500)),
             pending: Vec::with_capacity(packet as usize),
             playing: None,
+            last_played: None,
             heard: [0; FRAME],
             dtmf_received: String::new(),
             encoded: Vec::with_capacity(packet as usize),
@@ -121,7 +125,12 @@ impl Session {
         if !self.order.receive {
             return;
         }
-        match self.jitter.pop(now) {
+        let popped = self.jitter.pop(now);
+        // Only a frame right after a frame can be a skip; anything else starts afresh.
+        if !matches!(popped, Playout::Frame { .. }) {
+            self.last_played = None;
+        }
+        match popped {
             Playout::Frame {
                 payload,
                 timestamp,
@@ -139,6 +148,16 @@ impl Session {
                 for (i, s) in pcm.iter().skip(from).take(n.min(FRAME)).enumerate() {
                     self.heard[i] = *s;
                 }
+                // The buffer skipped a frame to shorten its delay: the waveform jumps
+                // there; ramp the step away so it does not click.
+                let pos = timestamp.wrapping_add(offset);
+                if let Some((last_pos, last_sample)) = self.last_played {
+                    if pos != last_pos.wrapping_add(FRAME as u32) {
+                        smooth_step(&mut self.heard, last_sample);
+                    }
+                }
+                self.last_played = Some((pos, self.heard[FRAME - 1]));
+                return;
             }
             Playout::Missing => {
                 let mut pcm = Vec::with_capacity(FRAME);
@@ -620,6 +639,21 @@ impl MediaCore {
     }
 }
 
+/// Samples over which a skipped frame's step is ramped away (2.5 ms).
+const SMOOTH: usize = 20;
+
+/// Removes the step between `previous` (the last sample played) and the start of `frame`
+/// by adding a decaying offset over the first samples.
+fn smooth_step(frame: &mut [i16], previous: i16) {
+    let step = f64::from(previous) - f64::from(frame[0]);
+    for (i, s) in frame.iter_mut().take(SMOOTH).enumerate() {
+        let weight = 1.0 - i as f64 / SMOOTH as f64;
+        *s = (f64::from(*s) + step * weight)
+            .round()
+            .clamp(-32768.0, 32767.0) as i16;
+    }
+}
+
 /// Applies a volume step: 0 silent, 5 nominal, 3 dB a step.
 fn scale(frame: &mut [i16], level: u8) {
     if level == NOMINAL_VOLUME {
@@ -655,4 +689,24 @@ fn queue_rtcp(transmits: &mut VecDeque<Transmit>, call: u32, s: &mut Session) {
 
 fn ntp_now() -> NtpTime {
     NtpTime::from_system_time(SystemTime::now())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_skipped_frame_starts_where_the_last_one_ended_and_joins_its_own_waveform() {
+        let mut frame = [10_000i16; FRAME];
+        smooth_step(&mut frame, -2_000);
+        assert_eq!(frame[0], -2_000, "no step at the join");
+        assert!(
+            frame.windows(2).all(|w| (w[1] - w[0]).abs() <= 601),
+            "a ramp, not a jump"
+        );
+        assert!(
+            frame[SMOOTH..].iter().all(|s| *s == 10_000),
+            "the rest untouched"
+        );
+    }
 }

@@ -157,7 +157,6 @@ impl Session {
                     }
                 }
                 self.last_played = Some((pos, self.heard[FRAME - 1]));
-                return;
             }
             Playout::Missing => {
                 let mut pcm = Vec::with_capacity(FRAME);

@@ -299,10 +299,14 @@ fn the_phone_calls_sipp_which_answers_and_the_phone_hangs_up() {
         invite.contains("a=rtpmap:101 telephone-event/8000"),
         "{invite}"
     );
-    assert!(
-        phone.log_text().contains("media: PCMU (pt 0)"),
-        "the negotiated codec is logged"
-    );
+    // The negotiated media went to mediad: the call has its RTP session.
+    let rtp = wait_for("the call's RTP session", Duration::from_secs(5), || {
+        calls(&phone)
+            .into_iter()
+            .find(|c| c["id"] == call["id"] && c["rtp"]["codec"] == "PCMU")
+            .map(|c| c["rtp"].clone())
+    });
+    assert_eq!(rtp["local_port"], port, "{rtp}");
 
     phone.ok(&["hangup"]);
     assert_eq!(
@@ -441,7 +445,6 @@ fn the_phone_and_baresip_call_each_other_through_kamailio_and_hold() {
     // The phone calls bob by name: Kamailio finds bob's binding and relays, record-routing.
     let call = phonectl_call(&phone, &["dial", "bob"]);
     bob.wait_event("CALL_ESTABLISHED", WAIT);
-    // No RTP yet: mediad (issue 5) will send it.
     let connected = wait_call_state(&phone, "connected");
     assert_eq!(connected["id"], call["id"]);
     // Held by the phone: bob gets a new offer; resumed.

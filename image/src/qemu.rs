@@ -6,6 +6,9 @@
 //! host directory, the phone's SIP port forwarded to the host), a QMP socket, the serial
 //! console on stdio, and the phone's hardware as a Pi would have it: a framebuffer
 //! (bochs-display: `/dev/fb0`), an evdev keyboard (virtio), a sound card (HDA) and an RNG.
+//! For the tests the user network can also forward the phone's media ports from another host
+//! address (a NAT router with a public address), and the sound card can have a host side
+//! ([`Audio::Alsa`]).
 //!
 //! aarch64: `qemu-system-aarch64 -machine raspi3b` (TCG; the board has 1 GiB and four A53
 //! cores, both fixed), the SD card image on the board's SD controller, the same user network
@@ -59,8 +62,19 @@ pub struct Machine {
     pub qmp: PathBuf,
     /// Directory served over TFTP at 10.0.2.2 (DHCP option 66 names it).
     pub tftp_root: PathBuf,
-    /// Host UDP port forwarded to the phone's SIP port 5060 (on 127.0.0.1).
+    /// Host UDP port forwarded to the phone's SIP port 5060 (on
+    /// [`forward_addr`](Self::forward_addr)).
     pub sip_host_port: u16,
+    /// Host address the forwarded ports listen on (127.0.0.1). Another address of the host
+    /// makes QEMU's user network a NAT router with that public address: what the phone sends
+    /// from a forwarded port leaves from it.
+    pub forward_addr: String,
+    /// Guest UDP ports forwarded one to one from [`forward_addr`](Self::forward_addr) (the
+    /// phone's `start_media_port`..=`end_media_port`: RTP and RTCP), none by default. The
+    /// same numbers on both sides, because the phone's SDP names one port.
+    pub media_ports: Option<(u16, u16)>,
+    /// The host side of the sound card.
+    pub audio: Audio,
     pub display: Display,
     pub mac: String,
     pub memory_mib: u32,
@@ -72,6 +86,46 @@ pub struct Machine {
     /// aarch64 (raspi3b): the kernel, device tree, initramfs and command line QEMU boots, in
     /// place of the Pi firmware. Unused on x86_64 (OVMF and GRUB boot from the disk).
     pub direct_boot: Option<DirectBoot>,
+}
+
+/// The host side of the sound card (QEMU's `-audiodev`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Audio {
+    /// What the phone plays is discarded, its microphone hears silence (`-audiodev none`).
+    #[default]
+    None,
+    /// QEMU's ALSA backend on the host's PCM `pcm` (both directions), with alsa-lib
+    /// configured by `config` alone (`ALSA_CONFIG_PATH`: the host's own sound settings do
+    /// not matter). The PCM must run in real time: QEMU's HDA codec follows the backend's
+    /// pace, so a PCM that takes and gives data at once (alsa-lib's `null` or `file`) makes
+    /// the guest's sound card run fast (a third too fast, measured). 8 kHz mono on the host
+    /// side, the phone's own format: QEMU converts from and to the guest's rate.
+    Alsa { pcm: String, config: PathBuf },
+}
+
+impl Audio {
+    /// The `-audiodev` value, and the ALSA configuration QEMU must get, if any.
+    pub fn audiodev(&self, id: &str) -> (String, Option<&Path>) {
+        match self {
+            Audio::None => (format!("none,id={id}"), None),
+            Audio::Alsa { pcm, config } => {
+                // QEMU's audio timer drives the backend (no polling). Without a period length
+                // the guest's card starved and overran in turns (measured on PulseAudio): 10 ms
+                // periods bring the host's data in small steps, and 200 ms of buffer are slack
+                // for the host's scheduling delays while TCG takes both cores.
+                let side = |d: &str| {
+                    format!(
+                        "{d}.dev={pcm},{d}.frequency=8000,{d}.channels=1,{d}.format=s16,\
+                         {d}.try-poll=off,{d}.period-length=10000,{d}.buffer-length=200000"
+                    )
+                };
+                (
+                    format!("alsa,id={id},{},{}", side("out"), side("in")),
+                    Some(config.as_path()),
+                )
+            }
+        }
+    }
 }
 
 /// What the Pi firmware would load from a slot's boot partition, for QEMU to load instead
@@ -112,6 +166,9 @@ impl Machine {
             qmp,
             tftp_root: crate::workspace().join("examples/tftp"),
             sip_host_port: 15060,
+            forward_addr: "127.0.0.1".to_string(),
+            media_ports: None,
+            audio: Audio::None,
             display: Display::None,
             mac: DEFAULT_MAC.to_string(),
             memory_mib: 1024,
@@ -133,13 +190,21 @@ impl Machine {
     }
 
     /// QEMU's user network: DHCP with option 66 = the host, which serves the TFTP root, and
-    /// the phone's SIP port forwarded to 127.0.0.1.
+    /// the phone's SIP port (and media ports, if any) forwarded from the host.
     fn user_netdev(&self, tftp: &Path) -> String {
-        format!(
-            "user,id=net0,net=10.0.2.0/24,host={HOST_ADDR},tftp={},tftp-server-name={HOST_ADDR},hostfwd=udp:127.0.0.1:{}-:5060",
+        let addr = &self.forward_addr;
+        let mut netdev = format!(
+            "user,id=net0,net=10.0.2.0/24,host={HOST_ADDR},tftp={},tftp-server-name={HOST_ADDR},hostfwd=udp:{addr}:{}-:5060",
             tftp.display(),
             self.sip_host_port
-        )
+        );
+        // One rule per port: QEMU's hostfwd takes no ranges.
+        if let Some((first, last)) = self.media_ports {
+            for port in first..=last {
+                netdev.push_str(&format!(",hostfwd=udp:{addr}:{port}-:{port}"));
+            }
+        }
+        netdev
     }
 
     /// The QEMU command line. The serial console is QEMU's stdin/stdout; Ctrl-C on a terminal
@@ -152,6 +217,7 @@ impl Machine {
             .tftp_root
             .canonicalize()
             .with_context(|| format!("TFTP root {}", self.tftp_root.display()))?;
+        let (audiodev, alsa_config) = self.audio.audiodev("audio0");
         let mut c = Command::new("qemu-system-x86_64");
         c.args(["-accel", "tcg", "-machine", "q35"])
             .args(["-m", &self.memory_mib.to_string()])
@@ -184,7 +250,7 @@ impl Machine {
             .args(["-serial", "chardev:console"])
             .args(["-device", "bochs-display"])
             .args(["-device", "virtio-keyboard-pci"])
-            .args(["-audiodev", "none,id=audio0"])
+            .args(["-audiodev", &audiodev])
             .args([
                 "-device",
                 "intel-hda",
@@ -192,6 +258,9 @@ impl Machine {
                 "hda-duplex,audiodev=audio0",
             ])
             .args(["-device", "virtio-rng-pci"]);
+        if let Some(config) = alsa_config {
+            c.env("ALSA_CONFIG_PATH", config);
+        }
         if self.exit_on_reboot {
             c.arg("-no-reboot");
         }

@@ -2,10 +2,10 @@
 //! the phone under test and is called by it, holds, transfers.
 //!
 //! Each instance has its own configuration directory (`baresip -f DIR`) and listens for SIP
-//! on 127.0.0.1 only (`sip_listen`, `net_interface 127.0.0.1`: the SDP offers 127.0.0.1 too),
-//! on UDP and TCP port P and TLS port P+1. It is driven over the `ctrl_tcp` module: one TCP
-//! connection carrying netstrings (`LEN:JSON,`), commands
-//! `{"command":"dial","params":"sip:…","token":"7"}` answered by
+//! on 127.0.0.1 only (`sip_listen`, `net_interface 127.0.0.1`: the SDP offers 127.0.0.1 too;
+//! [`BaresipOptions::ip`] picks another address), on UDP and TCP port P and TLS port P+1.
+//! It is driven over the `ctrl_tcp` module: one TCP connection carrying netstrings
+//! (`LEN:JSON,`), commands `{"command":"dial","params":"sip:…","token":"7"}` answered by
 //! `{"response":true,"ok":true,"data":"…","token":"7"}`, and events sent as they happen,
 //! `{"event":true,"type":"CALL_INCOMING","class":"call","accountaor":"sip:…",
 //! "direction":"incoming","peeruri":"sip:…","id":"<Call-ID>","param":"…"}`. baresip 1.0.0
@@ -65,6 +65,9 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct BaresipOptions {
     /// The user part of its address (and the digest username).
     pub user: String,
+    /// The address it takes SIP and media on, and offers in SDP: 127.0.0.1 unless set (one
+    /// of the host's, e.g. of a [`private_network`](crate::private_network)).
+    pub ip: Option<String>,
     /// The digest password (`auth_pass`).
     pub password: Option<String>,
     /// The registrar (e.g. [`Kamailio`](crate::sip::Kamailio)`::addr`): the account is
@@ -131,8 +134,9 @@ impl Baresip {
     /// registered.
     pub fn start(opts: BaresipOptions) -> Baresip {
         let dir = tempfile::tempdir().expect("tempdir");
-        let sip_port = free_sip_port();
-        let sip_addr: SocketAddr = format!("127.0.0.1:{sip_port}").parse().expect("address");
+        let ip = opts.ip.as_deref().unwrap_or("127.0.0.1");
+        let sip_port = free_sip_port(ip);
+        let sip_addr: SocketAddr = format!("{ip}:{sip_port}").parse().expect("address");
         let ctrl_addr = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free TCP port");
@@ -425,10 +429,10 @@ impl Baresip {
     }
 }
 
-/// A port P where UDP P, TCP P and TCP P+1 (baresip's SIP over TLS) are all free.
-fn free_sip_port() -> u16 {
+/// A port P on `ip` where UDP P, TCP P and TCP P+1 (baresip's SIP over TLS) are all free.
+fn free_sip_port(ip: &str) -> u16 {
     for _ in 0..100 {
-        let Ok(udp) = UdpSocket::bind("127.0.0.1:0") else {
+        let Ok(udp) = UdpSocket::bind((ip, 0)) else {
             continue;
         };
         let Ok(port) = udp.local_addr().map(|a| a.port()) else {
@@ -437,9 +441,7 @@ fn free_sip_port() -> u16 {
         if port == u16::MAX {
             continue;
         }
-        if TcpListener::bind(("127.0.0.1", port)).is_ok()
-            && TcpListener::bind(("127.0.0.1", port + 1)).is_ok()
-        {
+        if TcpListener::bind((ip, port)).is_ok() && TcpListener::bind((ip, port + 1)).is_ok() {
             return port;
         }
     }
@@ -450,7 +452,11 @@ fn free_sip_port() -> u16 {
 fn account(opts: &BaresipOptions) -> (String, String) {
     let aor = match opts.registrar {
         Some(r) => format!("sip:{}@{r}", opts.user),
-        None => format!("sip:{}@127.0.0.1", opts.user),
+        None => format!(
+            "sip:{}@{}",
+            opts.user,
+            opts.ip.as_deref().unwrap_or("127.0.0.1")
+        ),
     };
     let mut line = format!("<{aor}>");
     if let Some(pw) = &opts.password {
@@ -482,6 +488,7 @@ fn config(sip: SocketAddr, ctrl: SocketAddr, opts: &BaresipOptions) -> String {
             format!("audio_source\t\tausine,{SINE_HZ}\nausrc_srate\t\t48000\nausrc_channels\t\t2\n")
         }
     };
+    let ip = sip.ip();
     let sink = match &opts.audio_sink {
         Some(dir) => {
             std::fs::create_dir_all(dir).expect("audio sink directory");
@@ -494,7 +501,7 @@ fn config(sip: SocketAddr, ctrl: SocketAddr, opts: &BaresipOptions) -> String {
 # hardware, driven over ctrl_tcp.
 poll_method\t\tepoll
 sip_listen\t\t{sip}
-net_interface\t\t127.0.0.1
+net_interface\t\t{ip}
 call_local_timeout\t120
 call_max_calls\t\t4
 {source}audio_buffer\t\t20-160
@@ -570,6 +577,29 @@ pub fn sine_wav(path: &Path, freq_hz: u32, seconds: u32) {
         out.extend_from_slice(&v.to_le_bytes());
     }
     std::fs::write(path, out).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+}
+
+/// Power of `freq` in `samples` (8 kHz) relative to the block's total power, 0..1 (the
+/// Goertzel filter): near 1 for a clean tone at that frequency, near 0 for another tone or
+/// silence.
+pub fn tone_share(samples: &[i16], freq: f64) -> f64 {
+    let n = samples.len() as f64;
+    let k = 2.0 * (2.0 * std::f64::consts::PI * freq / 8000.0).cos();
+    let (mut s1, mut s2) = (0.0f64, 0.0f64);
+    let mut total = 0.0f64;
+    for &x in samples {
+        let x = f64::from(x);
+        total += x * x;
+        let s = x + k * s1 - s2;
+        s2 = s1;
+        s1 = s;
+    }
+    let power = s1 * s1 + s2 * s2 - k * s1 * s2;
+    if total == 0.0 {
+        return 0.0;
+    }
+    // A pure tone of amplitude A over n samples: Goertzel power n²A²/4, total n·A²/2.
+    (2.0 * power / n / total).min(1.0)
 }
 
 /// The samples of a 16-bit PCM WAV file (all channels interleaved), e.g. a recording of

@@ -5,11 +5,13 @@
 //! The phone's binaries are built once per test run with the same cargo and profile as the
 //! tests themselves.
 //!
-//! [`qemu`] boots the real image (`cargo xtask image`) in QEMU instead.
+//! [`qemu`] boots the real image (`cargo xtask image`) in QEMU instead; [`sound`] gives its
+//! sound card a speaker and a microphone on the host.
 
 pub mod baresip;
 pub mod qemu;
 pub mod sip;
+pub mod sound;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -75,6 +77,35 @@ pub fn free_udp_port(ip: &str) -> u16 {
         .local_addr()
         .expect("addr")
         .port()
+}
+
+/// Moves the calling thread, and the threads and processes it starts from then on, into a
+/// network namespace of its own: loopback up, with the IPv4 addresses `addrs` on it too.
+/// Other tests' threads stay where they were. Needs root.
+///
+/// For peers that a QEMU guest and the host must both reach at one address: the guest
+/// cannot reach the host's 127.0.0.1 (it is 10.0.2.2 there), while what it sends to any other
+/// address leaves from the host's own sockets. Private addresses of a namespace serve that
+/// without touching the host's network.
+pub fn private_network(addrs: &[&str]) {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
+        .expect("a network namespace of the test's own (unshare needs root)");
+    let ip = |args: &[&str]| {
+        let out = Command::new("ip")
+            .args(args)
+            .output()
+            .expect("running ip (apt-get install iproute2)");
+        assert!(
+            out.status.success(),
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    ip(&["link", "set", "lo", "up"]);
+    for a in addrs {
+        ip(&["address", "add", &format!("{a}/32"), "dev", "lo"]);
+    }
 }
 
 /// Polls `f` until it returns `Some` or `timeout` passes.

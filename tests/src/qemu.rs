@@ -8,6 +8,9 @@
 //!   serial console to `target/image/tests/NAME/serial.log`, waits for console patterns, runs
 //!   commands in the root shell the test image has on its serial console, talks QMP (keys,
 //!   screenshots), cuts the power and boots the same disk again.
+//! - Calls with media: [`QemuPhone::behind_nat`] makes QEMU's user network a NAT router with
+//!   a public address and forwarded SIP and media ports, and [`QemuPhone::sound`] gives the
+//!   sound card a speaker and a microphone on the host ([`crate::sound`]).
 //! - Both machines: x86_64 ([`image`], [`QemuPhone::new`]) and the raspi3b with the aarch64 SD
 //!   card ([`image_of`], [`QemuPhone::with_arch`]). On the raspi3b systemd stops printing unit
 //!   states on the console once the serial getty runs there, which is before provd is ready:
@@ -203,9 +206,27 @@ impl QemuPhone {
     }
 
     /// The host's UDP port QEMU forwards to the phone's SIP port (5060): what reaches the
-    /// phone through it comes from 10.0.2.2, the host as the phone sees it.
+    /// phone through it on 127.0.0.1 comes from 10.0.2.2, the host as the phone sees it.
     pub fn sip_host_port(&self) -> u16 {
         self.machine.sip_host_port
+    }
+
+    /// Puts the phone (before it boots) behind a NAT router whose public address is `public`,
+    /// one of the host's (see [`private_network`](crate::private_network)), as the guide's
+    /// `nat_address` expects: UDP `public:sip_port` is forwarded to the phone's 5060 and each
+    /// port of `media` (the phone's `start_media_port`..=`end_media_port`) to the same port of
+    /// the phone. What the phone sends from those ports leaves from `public`, with the same
+    /// port; what it receives keeps its real source address.
+    pub fn behind_nat(&mut self, public: &str, sip_port: u16, media: (u16, u16)) {
+        self.machine.forward_addr = public.to_string();
+        self.machine.sip_host_port = sip_port;
+        self.machine.media_ports = Some(media);
+    }
+
+    /// Gives the sound card (before the phone boots) a speaker and a microphone on the host:
+    /// `sound`'s.
+    pub fn sound(&mut self, sound: &crate::sound::Sound) {
+        self.machine.audio = sound.audio();
     }
 
     pub fn serial_log(&self) -> PathBuf {

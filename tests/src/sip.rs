@@ -55,13 +55,23 @@ impl Kamailio {
         Kamailio::start_with_voicemail(users, None)
     }
 
+    /// [`Kamailio::start`] on the address `ip` (one of the host's, e.g. of a
+    /// [`private_network`](crate::private_network)) rather than 127.0.0.1.
+    pub fn start_on(ip: &str, users: &[(&str, &str)]) -> Kamailio {
+        Kamailio::start_full(ip, users, None)
+    }
+
     /// [`Kamailio::start`], relaying every SUBSCRIBE that starts a subscription to
     /// `voicemail` (as a PBX hands message-summary subscriptions to its voice-mail server),
     /// record-routed: the NOTIFYs come back through Kamailio.
     pub fn start_with_voicemail(users: &[(&str, &str)], voicemail: Option<SocketAddr>) -> Kamailio {
+        Kamailio::start_full("127.0.0.1", users, voicemail)
+    }
+
+    fn start_full(ip: &str, users: &[(&str, &str)], voicemail: Option<SocketAddr>) -> Kamailio {
         let dir = tempfile::tempdir().expect("tempdir");
-        let port = free_udp_port("127.0.0.1");
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("address");
+        let port = free_udp_port(ip);
+        let addr: SocketAddr = format!("{ip}:{port}").parse().expect("address");
         let cfg = dir.path().join("kamailio.cfg");
         std::fs::write(&cfg, config(addr, &ctl_path(dir.path()), users, voicemail))
             .expect("write cfg");

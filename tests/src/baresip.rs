@@ -580,26 +580,10 @@ pub fn sine_wav(path: &Path, freq_hz: u32, seconds: u32) {
 }
 
 /// Power of `freq` in `samples` (8 kHz) relative to the block's total power, 0..1 (the
-/// Goertzel filter): near 1 for a clean tone at that frequency, near 0 for another tone or
-/// silence.
+/// Goertzel filter of deskphone-dsp): near 1 for a clean tone at that frequency, near 0 for
+/// another tone or silence.
 pub fn tone_share(samples: &[i16], freq: f64) -> f64 {
-    let n = samples.len() as f64;
-    let k = 2.0 * (2.0 * std::f64::consts::PI * freq / 8000.0).cos();
-    let (mut s1, mut s2) = (0.0f64, 0.0f64);
-    let mut total = 0.0f64;
-    for &x in samples {
-        let x = f64::from(x);
-        total += x * x;
-        let s = x + k * s1 - s2;
-        s2 = s1;
-        s1 = s;
-    }
-    let power = s1 * s1 + s2 * s2 - k * s1 * s2;
-    if total == 0.0 {
-        return 0.0;
-    }
-    // A pure tone of amplitude A over n samples: Goertzel power n²A²/4, total n·A²/2.
-    (2.0 * power / n / total).min(1.0)
+    deskphone_dsp::goertzel::relative_power(samples, freq, 8000).min(1.0)
 }
 
 /// The samples of a 16-bit PCM WAV file (all channels interleaved), e.g. a recording of

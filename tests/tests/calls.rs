@@ -491,8 +491,8 @@ fn the_phone_and_baresip_call_each_other_through_kamailio_and_hold() {
     wait_no_calls(&phone);
 }
 
-#[test]
-fn transfers_with_baresip_both_ways() {
+/// Kamailio with the phone (1001), bob and carol registered, both baresips answering at once.
+fn phone_bob_and_carol() -> (Kamailio, Baresip, Baresip, SimPhone) {
     let kam = Kamailio::start(&[
         ("1001", "secret1001"),
         ("bob", "secret-b"),
@@ -510,6 +510,12 @@ fn transfers_with_baresip_both_ways() {
     let carol = baresip("carol", "secret-c");
     let phone = start_registered_phone(kam.addr.port());
     registered(&phone);
+    (kam, bob, carol, phone)
+}
+
+#[test]
+fn transfers_with_baresip_both_ways() {
+    let (_kam, bob, carol, phone) = phone_bob_and_carol();
 
     // The phone transfers bob to carol (blind): bob is told, calls carol, the phone is out.
     phonectl_call(&phone, &["dial", "bob"]);
@@ -633,23 +639,7 @@ fn a_check_sync_waits_while_the_phone_has_a_call() {
 /// The phone transfers bob to carol after consulting her (attended: REFER with Replaces).
 #[test]
 fn an_attended_transfer_sends_bob_to_carol_replacing_the_consultation() {
-    let kam = Kamailio::start(&[
-        ("1001", "secret1001"),
-        ("bob", "secret-b"),
-        ("carol", "secret-c"),
-    ]);
-    let baresip = |user: &str, password: &str| {
-        Baresip::start(BaresipOptions {
-            password: Some(password.into()),
-            registrar: Some(kam.addr),
-            auto_answer: true,
-            ..BaresipOptions::new(user)
-        })
-    };
-    let bob = baresip("bob", "secret-b");
-    let carol = baresip("carol", "secret-c");
-    let phone = start_registered_phone(kam.addr.port());
-    registered(&phone);
+    let (_kam, bob, carol, phone) = phone_bob_and_carol();
     let to_bob = phonectl_call(&phone, &["dial", "bob"]);
     bob.wait_event("CALL_ESTABLISHED", WAIT);
     wait_call_state(&phone, "connected");

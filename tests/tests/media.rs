@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use deskphone_e2e::baresip::{sine_wav, wav_samples, Baresip, BaresipOptions, SINE_HZ};
+use deskphone_e2e::baresip::{sine_wav, tone_share, wav_samples, Baresip, BaresipOptions, SINE_HZ};
 use deskphone_e2e::sip::{Kamailio, Sipp};
 use deskphone_e2e::{cpu_time, rss_kib, wait_for, Phone, SimPhone};
 
@@ -17,28 +17,6 @@ const MAC: &str = "525400123499";
 const WAIT: Duration = Duration::from_secs(10);
 /// What the phone's microphone hears.
 const PHONE_HZ: u32 = 1000;
-
-/// Power of `freq` in `samples` (8 kHz) relative to the block's total power, 0..1: near 1
-/// for a clean tone at that frequency, near 0 for another tone or silence.
-fn tone_share(samples: &[i16], freq: f64) -> f64 {
-    let n = samples.len() as f64;
-    let k = 2.0 * (2.0 * std::f64::consts::PI * freq / 8000.0).cos();
-    let (mut s1, mut s2) = (0.0f64, 0.0f64);
-    let mut total = 0.0f64;
-    for &x in samples {
-        let x = f64::from(x);
-        total += x * x;
-        let s = x + k * s1 - s2;
-        s2 = s1;
-        s1 = s;
-    }
-    let power = s1 * s1 + s2 * s2 - k * s1 * s2;
-    if total == 0.0 {
-        return 0.0;
-    }
-    // A pure tone of amplitude A over n samples: Goertzel power n²A²/4, total n·A²/2.
-    (2.0 * power / n / total).min(1.0)
-}
 
 /// The share of 100 ms blocks of `samples` that are a clean tone at `freq`: a frame dropped
 /// or concealed now and then by the jitter buffer spoils one block, not the verdict.

@@ -14,6 +14,7 @@ pub mod mediad;
 pub mod provd;
 pub mod server;
 pub mod sipd;
+pub mod ui;
 pub mod systemd;
 
 use std::path::{Path, PathBuf};

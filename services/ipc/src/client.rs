@@ -160,3 +160,22 @@ impl Protocol for Mediad {
         }
     }
 }
+
+/// The UI's protocol.
+pub struct Ui;
+
+impl Protocol for Ui {
+    const SERVICE: Service = Service::Ui;
+    type Request = crate::ui::Request;
+    type Reply = crate::ui::Reply;
+    type Event = crate::ui::Event;
+    fn hello(hello: Hello) -> Self::Request {
+        crate::ui::Request::Hello(hello)
+    }
+    fn error_of(reply: &Self::Reply) -> Option<&str> {
+        match reply {
+            crate::ui::Reply::Error { message } => Some(message),
+            _ => None,
+        }
+    }
+}

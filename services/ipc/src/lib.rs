@@ -14,8 +14,8 @@ pub mod mediad;
 pub mod provd;
 pub mod server;
 pub mod sipd;
-pub mod ui;
 pub mod systemd;
+pub mod ui;
 
 use std::path::{Path, PathBuf};
 

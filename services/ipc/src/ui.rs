@@ -178,7 +178,9 @@ pub enum Request {
     /// The UI's part of `phonectl status --json`.
     Status,
     /// Press these keys in order, as if on the keypad.
-    Keys { keys: Vec<Key> },
+    Keys {
+        keys: Vec<Key>,
+    },
     /// The screen as it is now, as a PNG.
     Screenshot,
     /// Receive [`Event`]s from now on.
@@ -188,12 +190,21 @@ pub enum Request {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "reply", rename_all = "snake_case")]
 pub enum Reply {
-    Hello { version: u32, service: String },
+    Hello {
+        version: u32,
+        service: String,
+    },
     Status(Box<Status>),
     /// The PNG, base64-encoded.
-    Screenshot { png_base64: String, width: u32, height: u32 },
+    Screenshot {
+        png_base64: String,
+        width: u32,
+        height: u32,
+    },
     Ok,
-    Error { message: String },
+    Error {
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -234,6 +245,31 @@ pub struct Status {
     pub lamps: serde_json::Map<String, serde_json::Value>,
     /// The audio path the UI chose: `handset`, `speaker`, `headset`, or `none` (on hook).
     pub audio_path: String,
+}
+
+/// The UI's side of its socket, for [`crate::server`].
+pub struct Server;
+
+impl crate::server::ServerProtocol for Server {
+    const NAME: &'static str = "ui";
+    type Request = Request;
+    type Reply = Reply;
+    type Event = Event;
+    fn as_hello(request: &Request) -> Option<&Hello> {
+        match request {
+            Request::Hello(h) => Some(h),
+            _ => None,
+        }
+    }
+    fn hello_reply() -> Reply {
+        Reply::Hello {
+            version: crate::PROTOCOL_VERSION,
+            service: "ui".into(),
+        }
+    }
+    fn error(message: String) -> Reply {
+        Reply::Error { message }
+    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use deskphone_config::Mac;
 use deskphone_ipc::client::{Client, Provd, Sipd};
 use deskphone_ipc::provd::{Event, Reply, Request};
 use deskphone_ipc::RuntimeDir;
-use deskphone_ipc::{mediad, sipd};
+use deskphone_ipc::{mediad, sipd, ui};
 
 #[derive(Parser, Debug)]
 #[command(version, about = "Look at and drive a deskphone")]
@@ -122,6 +122,15 @@ enum Command {
         #[arg(long)]
         ring: Option<String>,
     },
+    /// Press the phone's keys in order: 0-9, star, pound, soft1-soft4, up, down, settings,
+    /// services, directories, messages, info, volup, voldown, speaker, mute, headset,
+    /// line1-line6, offhook, onhook (the hook switch).
+    Key {
+        #[arg(required = true)]
+        keys: Vec<String>,
+    },
+    /// Write what the screen shows now to a PNG file.
+    Screenshot { file: PathBuf },
     /// Send DTMF digits (0-9 * # A-D) on a call, as the keypad would during a call.
     Dtmf {
         /// The call (default: the connected one).
@@ -213,6 +222,14 @@ async fn run(args: Args) -> anyhow::Result<u8> {
                 obj.insert(
                     "audio".into(),
                     serde_json::json!({"path": m.path, "muted": m.muted, "volumes": m.volumes, "device_error": m.device_error}),
+                );
+            }
+            // The UI's screen, lamps and audio path (absent without the UI).
+            if let (Ok(u), Some(obj)) = (ui_status(&runtime).await, status.as_object_mut()) {
+                obj.insert("screen".into(), serde_json::to_value(&u.screen)?);
+                obj.insert(
+                    "ui".into(),
+                    serde_json::json!({"display": u.display, "inputs": u.inputs, "lamps": u.lamps, "audio_path": u.audio_path}),
                 );
             }
             if json {
@@ -313,6 +330,46 @@ async fn run(args: Args) -> anyhow::Result<u8> {
             call_command(&runtime, sipd::Request::Conference { calls }).await
         }
         Command::Dtmf { call, digits } => dtmf(&runtime, call, &digits).await,
+        Command::Key { keys } => {
+            let mut parsed = Vec::new();
+            for k in &keys {
+                match k.parse::<deskphone_ipc::ui::Key>() {
+                    Ok(key) => parsed.push(key),
+                    Err(e) => {
+                        eprintln!("phonectl: {e}");
+                        return Ok(2);
+                    }
+                }
+            }
+            let mut c = ui_client(&runtime).await?;
+            match c.request(&ui::Request::Keys { keys: parsed }).await? {
+                ui::Reply::Ok => Ok(0),
+                ui::Reply::Error { message } => {
+                    eprintln!("phonectl: {message}");
+                    Ok(1)
+                }
+                other => anyhow::bail!("unexpected reply from the UI: {other:?}"),
+            }
+        }
+        Command::Screenshot { file } => {
+            let mut c = ui_client(&runtime).await?;
+            match c.request(&ui::Request::Screenshot).await? {
+                ui::Reply::Screenshot { png_base64, .. } => {
+                    use base64::Engine as _;
+                    let png = base64::engine::general_purpose::STANDARD
+                        .decode(png_base64.as_bytes())
+                        .context("the UI sent a screenshot that is not base64")?;
+                    std::fs::write(&file, png)
+                        .with_context(|| format!("writing {}", file.display()))?;
+                    Ok(0)
+                }
+                ui::Reply::Error { message } => {
+                    eprintln!("phonectl: {message}");
+                    Ok(1)
+                }
+                other => anyhow::bail!("unexpected reply from the UI: {other:?}"),
+            }
+        }
         Command::Audio {
             path,
             volume,
@@ -350,6 +407,22 @@ async fn call_command(runtime: &RuntimeDir, request: sipd::Request) -> anyhow::R
             Ok(1)
         }
         other => anyhow::bail!("unexpected reply from sipd: {other:?}"),
+    }
+}
+
+async fn ui_client(runtime: &RuntimeDir) -> anyhow::Result<Client<deskphone_ipc::client::Ui>> {
+    Client::<deskphone_ipc::client::Ui>::connect(runtime, "phonectl")
+        .await
+        .context("is the UI running? (--runtime)")
+}
+
+/// The UI's status, or why there is none.
+async fn ui_status(runtime: &RuntimeDir) -> anyhow::Result<ui::Status> {
+    let mut c = Client::<deskphone_ipc::client::Ui>::connect(runtime, "phonectl").await?;
+    match c.request(&ui::Request::Status).await? {
+        ui::Reply::Status(s) => Ok(*s),
+        ui::Reply::Error { message } => anyhow::bail!("{message}"),
+        other => anyhow::bail!("unexpected reply from the UI: {other:?}"),
     }
 }
 
@@ -570,6 +643,18 @@ async fn simple(runtime: &RuntimeDir, req: Request) -> anyhow::Result<u8> {
 }
 
 fn print_status(s: &serde_json::Value) {
+    if let Some(screen) = s.get("screen") {
+        let keys: Vec<&str> = screen["softkeys"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|k| k.as_str()).collect())
+            .unwrap_or_default();
+        println!(
+            "Screen           {} \"{}\" [{}]",
+            screen["name"].as_str().unwrap_or("?"),
+            screen["title"].as_str().unwrap_or(""),
+            keys.join("|")
+        );
+    }
     let p = &s["provisioning"];
     println!("MAC              {}", s["mac"].as_str().unwrap_or("?"));
     println!(

@@ -159,6 +159,7 @@ enum Overlay {
 
 pub struct UiCore {
     config: BTreeMap<String, String>,
+    clock: crate::clock::StatusClock,
     dial_plan: Arc<DialPlan>,
     lines: Vec<LineStatus>,
     calls: Vec<CallStatus>,
@@ -194,6 +195,7 @@ pub struct UiCore {
 impl UiCore {
     pub fn new(now: Instant, wall: i64, history: History, prefs: Prefs) -> UiCore {
         UiCore {
+            clock: crate::clock::StatusClock::new(&BTreeMap::new()),
             config: BTreeMap::new(),
             dial_plan: Arc::new(DialPlan::default()),
             lines: Vec::new(),
@@ -228,6 +230,7 @@ impl UiCore {
 
     /// The effective configuration, `{name: value as text}` (secrets masked by provd).
     pub fn set_config(&mut self, config: BTreeMap<String, String>) {
+        self.clock = crate::clock::StatusClock::new(&config);
         self.config = config;
     }
 
@@ -1476,7 +1479,7 @@ impl UiCore {
 
     /// What the display shows now.
     pub fn screen(&self) -> (Screen, &'static str) {
-        let (date, time) = crate::clock::status_clock(&self.config, self.wall);
+        let (date, time) = self.clock.at(self.wall);
         let label = {
             let l = self.cfg("phone_label");
             if l.is_empty() {
@@ -1884,7 +1887,7 @@ impl UiCore {
     }
 
     fn short_time(&self, unix: i64) -> String {
-        let (date, time) = crate::clock::status_clock(&self.config, unix);
+        let (date, time) = self.clock.at(unix);
         format!("{time} {date}")
     }
 }

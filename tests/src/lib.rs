@@ -50,6 +50,8 @@ pub fn bin_dir() -> &'static Path {
             "deskphone-sipd",
             "-p",
             "deskphone-mediad",
+            "-p",
+            "deskphone-ui",
         ]);
         if release {
             cmd.arg("--release");

@@ -1,7 +1,8 @@
 //! `deskphone-sim`: the whole phone on a development machine.
 //!
-//! Starts each service of the phone as its own process with the host backends (provd, sipd
-//! and mediad; the UI joins here when it exists), the way systemd starts them on the image. A
+//! Starts each service of the phone as its own process with the host backends (provd, sipd,
+//! mediad, and the UI with its screen in memory or a PNG file and its keys from `phonectl
+//! key`), the way systemd starts them on the image. A
 //! service that asks for a reboot (exit status 3) makes the simulator restart every service,
 //! as the phone would reboot; a service that dies otherwise is restarted after a pause, like
 //! `Restart=on-failure`. SIGTERM or SIGINT stops everything cleanly (sipd first, so it can
@@ -74,6 +75,13 @@ struct Args {
     /// nowhere).
     #[arg(long)]
     audio_sink: Option<PathBuf>,
+    /// Write the screen to this PNG file whenever it changes (default: in memory only;
+    /// `phonectl screenshot` works either way).
+    #[arg(long)]
+    screen: Option<PathBuf>,
+    /// The size of the screen, WIDTHxHEIGHT.
+    #[arg(long, default_value = "320x240")]
+    screen_size: String,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -145,6 +153,19 @@ fn mediad_command(args: &Args, bin_dir: &Path) -> Command {
     c
 }
 
+fn ui_command(args: &Args, bin_dir: &Path) -> Command {
+    let mut c = Command::new(bin_dir.join("deskphone-ui"));
+    c.arg("--runtime").arg(&args.runtime);
+    c.arg("--data-dir").arg(args.state.join("ui"));
+    c.arg("--screen-size").arg(&args.screen_size);
+    if let Some(png) = &args.screen {
+        c.arg("--screen-png").arg(png);
+    }
+    c.stdin(Stdio::null());
+    c.kill_on_drop(true);
+    c
+}
+
 async fn run(args: Args) -> anyhow::Result<i32> {
     let bin_dir = match &args.bin_dir {
         Some(d) => d.clone(),
@@ -168,6 +189,7 @@ async fn run(args: Args) -> anyhow::Result<i32> {
     let mut provd = spawn(provd_command(&args, &bin_dir), "provd")?;
     let mut mediad = spawn(mediad_command(&args, &bin_dir), "mediad")?;
     let mut sipd = spawn(sipd_command(&args, &bin_dir), "sipd")?;
+    let mut ui = spawn(ui_command(&args, &bin_dir), "ui")?;
     loop {
         tokio::select! {
             status = provd.wait() => {
@@ -176,10 +198,12 @@ async fn run(args: Args) -> anyhow::Result<i32> {
                     boots += 1;
                     eprintln!("deskphone-sim: phone rebooting (boot {boots})");
                     // A reboot restarts every service.
+                    stop("ui", &mut ui).await;
                     stop("sipd", &mut sipd).await;
                     stop("mediad", &mut mediad).await;
                     mediad = spawn(mediad_command(&args, &bin_dir), "mediad")?;
                     sipd = spawn(sipd_command(&args, &bin_dir), "sipd")?;
+                    ui = spawn(ui_command(&args, &bin_dir), "ui")?;
                 } else {
                     eprintln!("deskphone-sim: provd ended ({status}); restarting it");
                     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -196,10 +220,16 @@ async fn run(args: Args) -> anyhow::Result<i32> {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 mediad = spawn(mediad_command(&args, &bin_dir), "mediad")?;
             }
+            status = ui.wait() => {
+                eprintln!("deskphone-sim: the UI ended ({}); restarting it", status?);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                ui = spawn(ui_command(&args, &bin_dir), "ui")?;
+            }
             _ = term.recv() => break,
             _ = int.recv() => break,
         }
     }
+    stop("ui", &mut ui).await;
     stop("sipd", &mut sipd).await;
     stop("mediad", &mut mediad).await;
     stop("provd", &mut provd).await;

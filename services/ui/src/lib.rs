@@ -10,4 +10,5 @@ pub mod clock;
 pub mod core;
 pub mod entry;
 pub mod history;
+pub mod service;
 pub mod settings;

@@ -1185,9 +1185,17 @@ impl UiCore {
         let s = self.settings.as_mut().expect("settings");
         let (page, sel) = *s.stack.last().expect("a page");
         match label {
-            "Exit" => self.leave_settings(),
-            "Back" => {
+            // Exit and Back leave one level; Exit from the Settings list leaves Settings.
+            "Exit" | "Back" => {
                 s.stack.pop();
+                if !s.staged.is_empty() && !s.stack.iter().any(|(p, _)| page_is_config(*p)) {
+                    // Leaving the configuration menus without Save drops their changes.
+                    s.staged.clear();
+                    s.erase_network = false;
+                }
+                if s.stack.is_empty() {
+                    self.leave_settings();
+                }
             }
             "Cancel" => {
                 if matches!(page, Page::Contrast | Page::RingType) {
@@ -1821,8 +1829,26 @@ impl UiCore {
                     position: None,
                 });
                 let mut rows = vec![
-                    Row::text("Settings: menus; Directories: call lists"),
-                    Row::text("Messages: voice mail; Line keys: new call"),
+                    Row {
+                        text: "Settings".into(),
+                        value: Some("menus".into()),
+                        ..Row::default()
+                    },
+                    Row {
+                        text: "Directories".into(),
+                        value: Some("call lists".into()),
+                        ..Row::default()
+                    },
+                    Row {
+                        text: "Messages".into(),
+                        value: Some("voice mail".into()),
+                        ..Row::default()
+                    },
+                    Row {
+                        text: "Line keys".into(),
+                        value: Some("new call".into()),
+                        ..Row::default()
+                    },
                 ];
                 rows.extend(self.versions.iter().map(|(k, v)| Row {
                     text: k.clone(),
@@ -1886,10 +1912,20 @@ impl UiCore {
         }
     }
 
+    /// When a listed call was: the time today, else the date.
     fn short_time(&self, unix: i64) -> String {
         let (date, time) = self.clock.at(unix);
-        format!("{time} {date}")
+        let (today, _) = self.clock.at(self.wall);
+        if date == today {
+            time
+        } else {
+            date
+        }
     }
+}
+
+fn page_is_config(page: Page) -> bool {
+    matches!(page, Page::Menu(_) | Page::Line(_))
 }
 
 fn page_is_sub(page: Page) -> bool {

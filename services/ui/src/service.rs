@@ -560,6 +560,19 @@ async fn provd_events(runtime: RuntimeDir, tx: mpsc::Sender<Link>) {
 
 async fn provd_events_once(runtime: &RuntimeDir, tx: &mpsc::Sender<Link>) -> anyhow::Result<()> {
     let mut c = Client::<Provd>::connect(runtime, "ui").await?;
+    // The configuration worth showing is the one the first provisioning ends with.
+    let mut pause = Duration::from_millis(10);
+    loop {
+        match c.request(&provd::Request::Status).await? {
+            provd::Reply::Status(s) if s.provisioning.state != "starting" => break,
+            provd::Reply::Status(_) => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(500));
+            }
+            other => anyhow::bail!("unexpected reply to status: {other:?}"),
+        }
+    }
+    // Subscribed before reading, so no change can fall between the two.
     c.request(&provd::Request::Subscribe).await?;
     let (config, plan) = (read_config(&mut c).await?, read_dial_plan(&mut c).await?);
     tx.send(Link::Config(config, Some(plan))).await?;

@@ -105,6 +105,7 @@ const BINARIES: &[(&str, &str)] = &[
     ("deskphone-provd", "provd"),
     ("deskphone-sipd", "sipd"),
     ("deskphone-mediad", "mediad"),
+    ("deskphone-ui", "ui"),
     ("phonectl", "phonectl"),
 ];
 
@@ -997,6 +998,8 @@ mod tests {
             "sipd.service",
             "mediad.socket",
             "mediad.service",
+            "ui.socket",
+            "ui.service",
             "deskphone-dhcp@.service",
         ] {
             assert!(units.iter().any(|x| x == u), "{u} in {units:?}");

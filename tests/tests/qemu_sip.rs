@@ -172,10 +172,101 @@ fn the_image_registers_the_sample_lines_behind_nat_and_calls_baresip_with_audio_
     assert_eq!(s["provisioning"]["state"], "provisioned", "{s:#}");
 
     call_baresip(&mut phone, &kam, &sound);
+    answer_baresip_by_key(&mut phone, &kam);
     check_sync(&mut phone, tree.path());
     report(&format!(
         "test qemu_sip: {:.1} s",
         test_start.elapsed().as_secs_f64()
+    ));
+}
+
+/// The UI's screen as the image's `phonectl status --json` reports it, once its name is
+/// `name`.
+fn wait_screen(phone: &mut QemuPhone, name: &str, wait: Duration) -> Value {
+    let start = Instant::now();
+    loop {
+        let s = phone.status();
+        if s["screen"]["name"] == name {
+            return s;
+        }
+        assert!(
+            start.elapsed() < wait,
+            "no {name} screen: {:#}",
+            s["screen"]
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// A QMP screendump of QEMU's display (PPM): its size and the share of its pixels in the
+/// UI's background colour.
+fn screendump(phone: &mut QemuPhone, name: &str) -> (Vec<u8>, (usize, usize), f64) {
+    let path = phone.dir.join(format!("{name}.ppm"));
+    phone.qmp().screendump(&path).unwrap();
+    let data = std::fs::read(&path).unwrap();
+    // P6\nW H\n255\n then RGB.
+    let header: Vec<&[u8]> = data.splitn(4, |b| b.is_ascii_whitespace()).collect();
+    let w: usize = std::str::from_utf8(header[1]).unwrap().parse().unwrap();
+    let h: usize = std::str::from_utf8(header[2]).unwrap().parse().unwrap();
+    let pixels = data[data.len() - w * h * 3..].to_vec();
+    let background = deskphone_screen::render::Theme::LCD.background;
+    use embedded_graphics::pixelcolor::RgbColor;
+    let bg = [background.r(), background.g(), background.b()];
+    let share = pixels.chunks(3).filter(|p| *p == bg).count() as f64 / (w * h) as f64;
+    (pixels, (w, h), share)
+}
+
+/// baresip calls the phone: the image's UI shows it ringing on its framebuffer (QEMU's
+/// display), F1 pressed through QMP reaches the UI through evdev as the Answer soft key,
+/// the call connects, and F2 (EndCall) ends it.
+fn answer_baresip_by_key(phone: &mut QemuPhone, kam: &Kamailio) {
+    let wait = Duration::from_secs(60);
+    let s = wait_screen(phone, "idle", wait);
+    let ui = &s["ui"];
+    assert!(
+        ui["display"].as_str().is_some_and(|d| d.contains("/dev/fb0")),
+        "the UI draws on the framebuffer: {ui:#}"
+    );
+    assert!(
+        ui["inputs"].as_array().is_some_and(|i| !i.is_empty()),
+        "the UI reads the keyboard: {ui:#}"
+    );
+    let (idle, size, idle_bg) = screendump(phone, "screen-idle");
+    assert!(idle_bg > 0.5, "QEMU's display shows the UI: {idle_bg:.2} background");
+
+    let bob = Baresip::start(BaresipOptions {
+        ip: Some(PBX_ADDR.into()),
+        password: Some("secret1003".into()),
+        registrar: Some(kam.addr),
+        ..BaresipOptions::new("1003")
+    });
+    let start = Instant::now();
+    bob.dial(&format!("sip:1001@{PBX_ADDR}:{}", kam.addr.port()));
+    let s = wait_screen(phone, "ringing", wait);
+    assert_eq!(s["screen"]["softkeys"][0], "Answer", "{:#}", s["screen"]);
+    let ringing_after = start.elapsed();
+    let (ringing, _, _) = screendump(phone, "screen-ringing");
+    assert_ne!(idle, ringing, "the display changed for the ringing call");
+
+    phone.qmp().press_key("f1").unwrap();
+    bob.wait_event("CALL_ESTABLISHED", wait);
+    let key_to_call = start.elapsed() - ringing_after;
+    let s = wait_screen(phone, "connected", wait);
+    assert_eq!(s["ui"]["audio_path"], "speaker", "answered on the speaker: {s:#}");
+    let (connected, _, _) = screendump(phone, "screen-connected");
+    assert_ne!(ringing, connected, "the display changed for the connected call");
+
+    phone.qmp().press_key("f2").unwrap();
+    bob.wait_event("CALL_CLOSED", wait);
+    wait_screen(phone, "idle", wait);
+    report(&format!(
+        "UI in the image: {}x{} framebuffer, {idle_bg:.2} of it background when idle; \
+         ringing shown {:.1} s after baresip dialled; F1 through QMP to an established call \
+         in {:.1} s",
+        size.0,
+        size.1,
+        ringing_after.as_secs_f64(),
+        key_to_call.as_secs_f64()
     ));
 }
 

@@ -6,7 +6,7 @@ use deskphone_e2e::{bin_dir, workspace};
 
 const OVERLAY: &str = "buildroot-overlay/rootfs-overlay";
 /// Socket-activated services: `NAME.socket`, `NAME.service`, run as `deskphone-NAME`.
-const SERVICES: &[&str] = &["provd", "sipd", "mediad"];
+const SERVICES: &[&str] = &["provd", "sipd", "mediad", "ui"];
 /// Other units of the image that run a program of ours: (unit, its user, the program).
 const HELPERS: &[(&str, &str, &str)] = &[(
     "deskphone-boot-check.service",

@@ -154,7 +154,7 @@ fn mediad_command(args: &Args, bin_dir: &Path) -> Command {
 }
 
 fn ui_command(args: &Args, bin_dir: &Path) -> Command {
-    let mut c = Command::new(bin_dir.join("deskphone-ui"));
+    let mut c = Command::new(bin_dir.join("ui"));
     c.arg("--runtime").arg(&args.runtime);
     c.arg("--data-dir").arg(args.state.join("ui"));
     c.arg("--screen-size").arg(&args.screen_size);

@@ -1,4 +1,4 @@
-//! `deskphone-ui`: the phone's screen, keys, hook switch and lamps.
+//! `ui`: the phone's screen, keys, hook switch and lamps.
 
 use std::path::PathBuf;
 

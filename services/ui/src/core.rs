@@ -37,6 +37,9 @@ pub enum Output {
     SavePrefs,
     /// Read the status again (versions, status messages) for the Status pages.
     RefreshStatus,
+    /// Fetch a phone XML object over HTTP; the result comes back through
+    /// [`UiCore::handle_fetch_result`].
+    Fetch(String),
 }
 
 /// What the UI asks of provd.
@@ -155,6 +158,8 @@ enum Directory {
 enum Overlay {
     Directories(Directory),
     Info,
+    /// Services, or the external directory: pages of phone XML objects.
+    Xml(crate::xml::XmlBrowser, &'static str),
 }
 
 pub struct UiCore {
@@ -232,6 +237,11 @@ impl UiCore {
     pub fn set_config(&mut self, config: BTreeMap<String, String>) {
         self.clock = crate::clock::StatusClock::new(&config);
         self.config = config;
+    }
+
+    /// The configuration in use (for tests that change one value).
+    pub fn config_for_tests(&self) -> BTreeMap<String, String> {
+        self.config.clone()
     }
 
     pub fn set_dial_plan(&mut self, plan: Arc<DialPlan>) {
@@ -343,10 +353,20 @@ impl UiCore {
         }
     }
 
+    /// What a [`Output::Fetch`] brought: the object, or why there is none.
+    pub fn handle_fetch_result(&mut self, result: Result<deskphone_xmlapps::PhoneObject, String>) {
+        if let Some(Overlay::Xml(browser, _)) = &mut self.overlay {
+            browser.loaded(result);
+        }
+    }
+
     /// Time passes: dialling timeouts, multi-tap letters, passing messages.
     pub fn handle_tick(&mut self, now: Instant, wall: i64) {
         self.now = now;
         self.wall = wall;
+        if let Some(Overlay::Xml(b, _)) = &mut self.overlay {
+            b.handle_timeout(now);
+        }
         if let Some(d) = &mut self.dialing {
             if let Some(call) = d.dialer.handle_timeout(now) {
                 let keys = call.dialled.clone();
@@ -372,7 +392,11 @@ impl UiCore {
             .and_then(|s| s.editing.as_ref())
             .and_then(|e| e.entry_ref().poll_timeout());
         let prompt = self.prompt.as_ref().map(|(_, t)| *t);
-        [dial, entry, prompt].into_iter().flatten().min()
+        let xml = match &self.overlay {
+            Some(Overlay::Xml(b, _)) => b.poll_timeout(),
+            _ => None,
+        };
+        [dial, entry, prompt, xml].into_iter().flatten().min()
     }
 
     pub fn poll_output(&mut self) -> Option<Output> {
@@ -418,11 +442,16 @@ impl UiCore {
             }
             Key::Messages => self.messages_key(),
             Key::Services => {
-                let url = self.cfg("services_url");
+                let url = self.cfg("services_url").to_string();
                 if url.is_empty() {
                     self.say("No services configured");
                 } else {
-                    self.say("Services are not available yet");
+                    self.leave_settings();
+                    self.overlay = Some(Overlay::Xml(
+                        crate::xml::XmlBrowser::loading("Services"),
+                        "services",
+                    ));
+                    self.outputs.push_back(Output::Fetch(url));
                 }
             }
             Key::Line(n) => self.line_key(n),
@@ -1091,7 +1120,11 @@ impl UiCore {
 
     fn page_len(&self, page: Page) -> usize {
         match page {
-            Page::StatusMessages => self.status_messages.len(),
+            Page::StatusMessages => self
+                .status_messages
+                .iter()
+                .map(|m| crate::xml::wrap(m, crate::xml::WRAP_COLUMNS).len())
+                .sum(),
             Page::NetworkStatistics => self.network.len(),
             Page::FirmwareVersions => self.versions.len(),
             Page::RingType => RING_TYPES.len(),
@@ -1374,29 +1407,66 @@ impl UiCore {
     // ----- Directories and Info ------------------------------------------------------------
 
     fn overlay_key(&mut self, key: Key) {
+        const LISTS: [List; 3] = [List::Missed, List::Received, List::Placed];
+        let external = !self.cfg("directory_url").is_empty();
+        let entries = if external { 4 } else { 3 };
         let Some(overlay) = self.overlay.as_mut() else {
             return;
         };
-        const LISTS: [List; 3] = [List::Missed, List::Received, List::Placed];
         match overlay {
+            Overlay::Xml(browser, _) => match browser.key(key, self.now) {
+                crate::xml::XmlAction::None => {}
+                crate::xml::XmlAction::Fetch(url) => self.outputs.push_back(Output::Fetch(url)),
+                crate::xml::XmlAction::Close => self.overlay = None,
+                crate::xml::XmlAction::Dial(number) => {
+                    self.overlay = None;
+                    if self.active_call().is_none() {
+                        if !self.engaged() {
+                            self.hands_free = Some(AudioPath::Speaker);
+                        }
+                        self.start_dialing(None);
+                        self.place_call(number);
+                    }
+                }
+            },
             Overlay::Info => {
                 if matches!(key, Key::Soft(_)) {
                     self.overlay = None;
                 }
             }
-            Overlay::Directories(Directory::Root(sel)) => match key {
-                Key::Up => *sel = (*sel + 2) % 3,
-                Key::Down => *sel = (*sel + 1) % 3,
-                Key::Digit(d @ 1..=3) => {
-                    *overlay = Overlay::Directories(Directory::List(LISTS[d as usize - 1], 0))
+            Overlay::Directories(Directory::Root(sel)) => {
+                let open = match key {
+                    Key::Up => {
+                        *sel = (*sel + entries - 1) % entries;
+                        None
+                    }
+                    Key::Down => {
+                        *sel = (*sel + 1) % entries;
+                        None
+                    }
+                    Key::Digit(d) if d >= 1 && usize::from(d) <= entries => Some(d as usize - 1),
+                    Key::Soft(1) => Some(*sel),
+                    Key::Soft(4) => {
+                        self.overlay = None;
+                        None
+                    }
+                    _ => None,
+                };
+                match open {
+                    Some(3) => {
+                        let url = self.cfg("directory_url").to_string();
+                        self.overlay = Some(Overlay::Xml(
+                            crate::xml::XmlBrowser::loading("External Directory"),
+                            "directories",
+                        ));
+                        self.outputs.push_back(Output::Fetch(url));
+                    }
+                    Some(i) => {
+                        self.overlay = Some(Overlay::Directories(Directory::List(LISTS[i], 0)));
+                    }
+                    None => {}
                 }
-                Key::Soft(1) => {
-                    let l = LISTS[*sel];
-                    *overlay = Overlay::Directories(Directory::List(l, 0));
-                }
-                Key::Soft(4) => self.overlay = None,
-                _ => {}
-            },
+            }
             Overlay::Directories(Directory::List(list, sel)) => {
                 let (list, n) = (*list, self.history.list(*list).len());
                 match key {
@@ -1438,6 +1508,17 @@ impl UiCore {
 
     fn say(&mut self, text: impl Into<String>) {
         self.prompt = Some((text.into(), self.now + PROMPT_TIME));
+    }
+
+    /// `http_proxy_addr:http_proxy_port` for the XML services, when one is configured.
+    pub fn http_proxy(&self) -> Option<(String, u16)> {
+        let host = self.cfg("http_proxy_addr");
+        (!host.is_empty()).then(|| {
+            (
+                host.to_string(),
+                self.cfg("http_proxy_port").parse().unwrap_or(80),
+            )
+        })
     }
 
     pub fn unlocked(&self) -> bool {
@@ -1719,7 +1800,14 @@ impl UiCore {
             value,
         };
         screen.rows = match page {
-            Page::StatusMessages => self.status_messages.iter().rev().map(Row::text).collect(),
+            // Newest first, each wrapped to the width of the body.
+            Page::StatusMessages => self
+                .status_messages
+                .iter()
+                .rev()
+                .flat_map(|m| crate::xml::wrap(m, crate::xml::WRAP_COLUMNS))
+                .map(Row::text)
+                .collect(),
             Page::NetworkStatistics | Page::FirmwareVersions => {
                 let v = if page == Page::FirmwareVersions {
                     &self.versions
@@ -1859,19 +1947,30 @@ impl UiCore {
                 screen.softkeys = k("", "", "", "Exit");
                 "info"
             }
+            Overlay::Xml(browser, name) => {
+                browser.draw(screen);
+                name
+            }
             Overlay::Directories(Directory::Root(sel)) => {
                 screen.title = Some(TitleBar {
                     text: "Directory".into(),
                     icon: None,
                     position: None,
                 });
-                screen.rows = [List::Missed, List::Received, List::Placed]
+                let mut titles: Vec<&str> = [List::Missed, List::Received, List::Placed]
+                    .iter()
+                    .map(|l| l.title())
+                    .collect();
+                if !self.cfg("directory_url").is_empty() {
+                    titles.push("External Directory");
+                }
+                screen.rows = titles
                     .iter()
                     .enumerate()
-                    .map(|(i, l)| Row {
+                    .map(|(i, t)| Row {
                         icon: Some(Icon::Folder),
                         number: Some(i as u32 + 1),
-                        text: l.title().into(),
+                        text: (*t).into(),
                         value: None,
                     })
                     .collect();

@@ -12,3 +12,4 @@ pub mod entry;
 pub mod history;
 pub mod service;
 pub mod settings;
+pub mod xml;

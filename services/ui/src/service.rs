@@ -70,6 +70,7 @@ enum Link {
         messages: Vec<String>,
         versions: Vec<(String, String)>,
     },
+    Fetched(Result<deskphone_xmlapps::PhoneObject, String>),
 }
 
 /// The display behind one type, whichever backend was chosen.
@@ -230,7 +231,7 @@ pub async fn run(opts: Options) -> anyhow::Result<i32> {
                     Request::Keys { keys } => {
                         for key in keys {
                             core.handle_key(key, Instant::now(), unix_now());
-                            dispatch(&mut core, &sipd_tx, &provd_tx, &mediad_tx, &history_path, &prefs_path);
+                            dispatch(&mut core, &link_tx, &sipd_tx, &provd_tx, &mediad_tx, &history_path, &prefs_path);
                         }
                         Reply::Ok
                     }
@@ -261,6 +262,7 @@ pub async fn run(opts: Options) -> anyhow::Result<i32> {
         core.handle_tick(Instant::now(), unix_now());
         dispatch(
             &mut core,
+            &link_tx,
             &sipd_tx,
             &provd_tx,
             &mediad_tx,
@@ -326,6 +328,7 @@ fn handle_link(core: &mut UiCore, link: Link) {
         }
         Link::StatusMessage(text) => core.add_status_message(text),
         Link::ProvdResult(order, result) => core.handle_provd_result(&order, result),
+        Link::Fetched(result) => core.handle_fetch_result(result),
         Link::StatusPages { messages, versions } => {
             let mut versions = versions;
             versions.push(("UI".into(), env!("CARGO_PKG_VERSION").into()));
@@ -337,6 +340,7 @@ fn handle_link(core: &mut UiCore, link: Link) {
 /// Hands the core's outputs to the links; the call lists and preferences are written here.
 fn dispatch(
     core: &mut UiCore,
+    link_tx: &mpsc::Sender<Link>,
     sipd_tx: &mpsc::Sender<sipd::Request>,
     provd_tx: &mpsc::Sender<ProvdWork>,
     mediad_tx: &mpsc::Sender<deskphone_ipc::mediad::Request>,
@@ -355,6 +359,17 @@ fn dispatch(
             }
             Output::Mediad(r) => {
                 let _ = mediad_tx.try_send(r);
+            }
+            Output::Fetch(url) => {
+                let proxy = core
+                    .http_proxy()
+                    .map(|(host, port)| deskphone_xmlapps::ProxyConfig { host, port });
+                let tx = link_tx.clone();
+                tokio::task::spawn_blocking(move || {
+                    let result = deskphone_xmlapps::fetch(&url, proxy.as_ref(), FETCH_TIMEOUT)
+                        .map_err(|e| e.to_string());
+                    let _ = tx.blocking_send(Link::Fetched(result));
+                });
             }
             Output::RefreshStatus => {
                 let _ = provd_tx.try_send(ProvdWork::StatusPages);
@@ -500,6 +515,17 @@ fn network_statistics() -> Vec<(String, String)> {
 
 const RETRY: Duration = Duration::from_secs(1);
 
+/// How long a service page may take, from connecting to the last byte.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A status message as the phone lists it: the time of day (UTC) and the text.
+fn status_line(time: &str, text: &str) -> String {
+    match time.get(11..16) {
+        Some(hhmm) => format!("{hhmm} {text}"),
+        None => text.to_string(),
+    }
+}
+
 async fn sipd_events(runtime: RuntimeDir, tx: mpsc::Sender<Link>) {
     loop {
         if let Err(e) = sipd_events_once(&runtime, &tx).await {
@@ -591,7 +617,7 @@ async fn provd_events_once(runtime: &RuntimeDir, tx: &mpsc::Sender<Link>) -> any
                 tx.send(Link::Config(config, plan)).await?;
             }
             provd::Event::StatusMessage(m) => {
-                tx.send(Link::StatusMessage(format!("{} {}", m.time, m.text)))
+                tx.send(Link::StatusMessage(status_line(&m.time, &m.text)))
                     .await?
             }
             provd::Event::Rebooting { .. } => {}
@@ -679,7 +705,7 @@ async fn provd_requests(
                     let messages = s
                         .status_messages
                         .iter()
-                        .map(|m| format!("{} {}", m.time, m.text))
+                        .map(|m| status_line(&m.time, &m.text))
                         .collect();
                     let versions = vec![
                         ("Firmware".to_string(), s.versions.firmware.clone()),

@@ -204,7 +204,7 @@ fn unlock_disable_dhcp_set_an_address_and_save() {
     let order = ProvdOrder::Unlock {
         password: "cisco".into(),
     };
-    assert_eq!(provd(&out), [order.clone()]);
+    assert_eq!(provd(&out), std::slice::from_ref(&order));
     p.core.handle_provd_result(&order, Ok(()));
     assert!(p.core.unlocked());
     // Network Configuration: the address waits for DHCP to be off.

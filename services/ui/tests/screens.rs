@@ -131,5 +131,32 @@ fn every_screen_matches_its_golden_image() {
     p.keys("info");
     shot(&p, "info", f);
 
+    // Services: a menu, then a page of text, from services_url.
+    let mut p = with_calls();
+    let mut config = p.core.config_for_tests();
+    config.insert("services_url".into(), "http://10.0.0.9/menu.xml".into());
+    p.core.set_config(config);
+    p.keys("services");
+    shot(&p, "services-loading", f);
+    p.core.handle_fetch_result(
+        deskphone_xmlapps::parse(
+            b"<CiscoIPPhoneMenu><Title>Hotel services</Title><Prompt>Pick one</Prompt>\
+          <MenuItem><Name>Weather</Name><URL>http://10.0.0.9/w.xml</URL></MenuItem>\
+          <MenuItem><Name>Wake-up call</Name><URL>http://10.0.0.9/wake.xml</URL></MenuItem>\
+          <MenuItem><Name>Front desk</Name><URL>Dial:100</URL></MenuItem></CiscoIPPhoneMenu>",
+        )
+        .map_err(|e| e.to_string()),
+    );
+    shot(&p, "services-menu", f);
+    p.keys("soft1");
+    p.core.handle_fetch_result(
+        deskphone_xmlapps::parse(
+            b"<CiscoIPPhoneText><Title>Weather</Title><Text>Sunny, 21 C. Light wind from \
+          the west, clouds in the evening.</Text></CiscoIPPhoneText>",
+        )
+        .map_err(|e| e.to_string()),
+    );
+    shot(&p, "services-text", f);
+
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

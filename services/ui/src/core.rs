@@ -40,6 +40,9 @@ pub enum Output {
     /// Fetch a phone XML object over HTTP; the result comes back through
     /// [`UiCore::handle_fetch_result`].
     Fetch(String),
+    /// Fetch the idle screen's logo (`logo_url`); the result comes back through
+    /// [`UiCore::handle_logo`].
+    FetchLogo(String),
 }
 
 /// What the UI asks of provd.
@@ -164,6 +167,7 @@ enum Overlay {
 
 pub struct UiCore {
     config: BTreeMap<String, String>,
+    logo: Option<deskphone_screen::Image>,
     clock: crate::clock::StatusClock,
     dial_plan: Arc<DialPlan>,
     lines: Vec<LineStatus>,
@@ -200,6 +204,7 @@ pub struct UiCore {
 impl UiCore {
     pub fn new(now: Instant, wall: i64, history: History, prefs: Prefs) -> UiCore {
         UiCore {
+            logo: None,
             clock: crate::clock::StatusClock::new(&BTreeMap::new()),
             config: BTreeMap::new(),
             dial_plan: Arc::new(DialPlan::default()),
@@ -236,6 +241,15 @@ impl UiCore {
     /// The effective configuration, `{name: value as text}` (secrets masked by provd).
     pub fn set_config(&mut self, config: BTreeMap<String, String>) {
         self.clock = crate::clock::StatusClock::new(&config);
+        let logo_url = config.get("logo_url").cloned().unwrap_or_default();
+        if self.config.get("logo_url").cloned().unwrap_or_default() != logo_url
+            || self.config.is_empty()
+        {
+            self.logo = None;
+            if !logo_url.is_empty() {
+                self.outputs.push_back(Output::FetchLogo(logo_url));
+            }
+        }
         self.config = config;
     }
 
@@ -350,6 +364,17 @@ impl UiCore {
             }
             (_, Err(e)) => self.say(e),
             (ProvdOrder::Lock, Ok(())) => {}
+        }
+    }
+
+    /// The logo a [`Output::FetchLogo`] brought, or why there is none (a status message).
+    pub fn handle_logo(&mut self, result: Result<deskphone_screen::Image, String>) {
+        match result {
+            Ok(image) => self.logo = Some(image),
+            Err(e) => {
+                self.logo = None;
+                self.add_status_message(format!("logo_url: {e}"));
+            }
         }
     }
 
@@ -1606,6 +1631,7 @@ impl UiCore {
                 String::new(),
                 String::new(),
             ];
+            screen.image = self.logo.clone();
             screen.prompt = Some(
                 if self.cfg("dnd_control") == "1" || self.cfg("dnd_control") == "3" {
                     "Do Not Disturb".into()

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod core;
 pub mod entry;
 pub mod history;
+pub mod logo;
 pub mod service;
 pub mod settings;
 pub mod xml;

@@ -71,6 +71,7 @@ enum Link {
         versions: Vec<(String, String)>,
     },
     Fetched(Result<deskphone_xmlapps::PhoneObject, String>),
+    Logo(Result<deskphone_screen::Image, String>),
 }
 
 /// The display behind one type, whichever backend was chosen.
@@ -329,6 +330,7 @@ fn handle_link(core: &mut UiCore, link: Link) {
         Link::StatusMessage(text) => core.add_status_message(text),
         Link::ProvdResult(order, result) => core.handle_provd_result(&order, result),
         Link::Fetched(result) => core.handle_fetch_result(result),
+        Link::Logo(result) => core.handle_logo(result),
         Link::StatusPages { messages, versions } => {
             let mut versions = versions;
             versions.push(("UI".into(), env!("CARGO_PKG_VERSION").into()));
@@ -369,6 +371,23 @@ fn dispatch(
                     let result = deskphone_xmlapps::fetch(&url, proxy.as_ref(), FETCH_TIMEOUT)
                         .map_err(|e| e.to_string());
                     let _ = tx.blocking_send(Link::Fetched(result));
+                });
+            }
+            Output::FetchLogo(url) => {
+                let proxy = core
+                    .http_proxy()
+                    .map(|(host, port)| deskphone_xmlapps::ProxyConfig { host, port });
+                let tx = link_tx.clone();
+                tokio::task::spawn_blocking(move || {
+                    let result = deskphone_xmlapps::fetch_bytes(
+                        &url,
+                        proxy.as_ref(),
+                        FETCH_TIMEOUT,
+                        crate::logo::MAX_LOGO_BYTES,
+                    )
+                    .map_err(|e| e.to_string())
+                    .and_then(|(bytes, _)| crate::logo::decode_logo(&bytes));
+                    let _ = tx.blocking_send(Link::Logo(result));
                 });
             }
             Output::RefreshStatus => {

@@ -47,6 +47,11 @@ fn every_screen_matches_its_golden_image() {
 
     let mut p = with_calls();
     shot(&p, "idle", f);
+    // logo_url's 256-colour BMP, 120x70: scaled down into the 90x56 space.
+    let logo = deskphone_ui::logo::decode_logo(include_bytes!("data/logo.bmp")).unwrap();
+    assert_eq!((logo.width, logo.height), (90, 53));
+    p.core.handle_logo(Ok(logo));
+    shot(&p, "idle-logo", f);
     p.keys("offhook");
     shot(&p, "dialing", f);
     p.keys("5 5 5 1 2");

@@ -36,8 +36,8 @@ pub enum FetchError {
     Timeout { url: String, timeout: Duration },
     #[error("HTTP {code} from {url}")]
     Status { code: u16, url: String },
-    #[error("document from {url} is over the {MAX_DOCUMENT_BYTES}-byte limit")]
-    TooLarge { url: String },
+    #[error("document from {url} is over the {limit}-byte limit")]
+    TooLarge { url: String, limit: usize },
     #[error("HTTP failure with {url}: {detail}")]
     Http { url: String, detail: String },
     #[error("not a phone XML object: {error} (from {url})")]
@@ -54,6 +54,23 @@ pub fn fetch(
     proxy: Option<&ProxyConfig>,
     timeout: Duration,
 ) -> Result<PhoneObject, FetchError> {
+    let (body, final_url) = fetch_bytes(url, proxy, timeout, MAX_DOCUMENT_BYTES)?;
+    let mut object = parse(&body).map_err(|error| FetchError::NotPhoneXml {
+        url: final_url.to_string(),
+        error,
+    })?;
+    object.resolve_links(&final_url);
+    Ok(object)
+}
+
+/// Fetches `url` as bytes of at most `limit` (the idle screen's logo, a BMP), following
+/// redirects; returns the body and the URL it finally came from.
+pub fn fetch_bytes(
+    url: &str,
+    proxy: Option<&ProxyConfig>,
+    timeout: Duration,
+    limit: usize,
+) -> Result<(Vec<u8>, Url), FetchError> {
     let target = check_url(url)?;
     let mut agent = ureq::AgentBuilder::new()
         .timeout(timeout)
@@ -76,18 +93,19 @@ pub fn fetch(
     let final_url = Url::parse(response.get_url()).unwrap_or_else(|_| target.clone());
     let too_large = || FetchError::TooLarge {
         url: final_url.to_string(),
+        limit,
     };
     // Refuse a declared oversize body without reading it.
     let declared: Option<usize> = response
         .header("Content-Length")
         .and_then(|v| v.trim().parse().ok());
-    if declared.is_some_and(|n| n > MAX_DOCUMENT_BYTES) {
+    if declared.is_some_and(|n| n > limit) {
         return Err(too_large());
     }
     let mut body = Vec::new();
     response
         .into_reader()
-        .take(MAX_DOCUMENT_BYTES as u64 + 1)
+        .take(limit as u64 + 1)
         .read_to_end(&mut body)
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => FetchError::Timeout {
@@ -99,15 +117,10 @@ pub fn fetch(
                 detail: e.to_string(),
             },
         })?;
-    if body.len() > MAX_DOCUMENT_BYTES {
+    if body.len() > limit {
         return Err(too_large());
     }
-    let mut object = parse(&body).map_err(|error| FetchError::NotPhoneXml {
-        url: final_url.to_string(),
-        error,
-    })?;
-    object.resolve_links(&final_url);
-    Ok(object)
+    Ok((body, final_url))
 }
 
 fn check_url(url: &str) -> Result<Url, FetchError> {

@@ -56,7 +56,7 @@ mod object;
 mod parse;
 mod text;
 
-pub use fetch::{fetch, FetchError, ProxyConfig};
+pub use fetch::{fetch, fetch_bytes, FetchError, ProxyConfig};
 pub use image::{decode_pixels, ImageError};
 pub use link::{input_query, resolve_target, LinkError, Target};
 pub use object::*;

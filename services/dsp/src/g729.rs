@@ -124,12 +124,21 @@ impl G729Decoder {
         let mut pcm = [0i16; FRAME];
         let mut buf = [0u8; SPEECH_BYTES];
         buf[..bits.len()].copy_from_slice(bits);
-        // SAFETY: the bitstream buffer holds 10 bytes (>= len) and the
-        // output buffer 80 samples, as the header requires.
+        // No bitstream for an erased frame: after a SID the library then goes on
+        // with comfort noise from the SID's parameters, where a buffer of zeros
+        // would be read as a new SID at the lowest level.
+        let stream = if bits.is_empty() {
+            std::ptr::null()
+        } else {
+            buf.as_ptr()
+        };
+        // SAFETY: the bitstream is null (allowed for an erased frame) or a
+        // 10-byte buffer (>= len); the output buffer holds 80 samples, as the
+        // header requires.
         unsafe {
             bcg729Decoder(
                 self.ctx.as_ptr(),
-                buf.as_ptr(),
+                stream,
                 bits.len() as u8,
                 u8::from(erased),
                 u8::from(sid),
@@ -244,6 +253,40 @@ mod tests {
         assert!(sizes.contains(&0));
         // Comfort noise from silence stays quiet.
         assert!(goertzel::rms(&out[8000..]) < 100.0);
+    }
+
+    #[test]
+    fn after_a_sid_missing_frames_go_on_as_comfort_noise_at_its_level() {
+        let mut enc = G729Encoder::new(true).unwrap();
+        let mut dec = G729Decoder::new().unwrap();
+        // Background noise at -50 dBov (RMS about 100), until the first SID.
+        let mut noise = vec![0i16; 160];
+        let mut gen = crate::cn::ComfortNoise::new(50, 3);
+        let mut out = Vec::new();
+        let mut sid = false;
+        for _ in 0..100 {
+            gen.fill(&mut noise);
+            let mut payload = Vec::new();
+            enc.encode(&noise, &mut payload);
+            if payload.is_empty() {
+                dec.conceal(160, &mut out);
+            } else {
+                dec.decode(&payload, &mut out);
+            }
+            if payload.len() % SPEECH_BYTES == SID_BYTES {
+                sid = true;
+                break;
+            }
+        }
+        assert!(sid, "the encoder sent a SID");
+        // Then nothing for a second: comfort noise goes on at the SID's level.
+        let mut cng = Vec::new();
+        dec.conceal(8000, &mut cng);
+        let ratio = goertzel::rms(&cng[4000..]) / goertzel::rms(&noise);
+        assert!(
+            (0.3..3.0).contains(&ratio),
+            "comfort noise level ratio {ratio}"
+        );
     }
 
     #[test]

@@ -83,6 +83,20 @@ pub struct SessionOrder {
     pub vad: bool,
     /// Early media (183): the far end plays ringback or an announcement.
     pub early: bool,
+    /// The comfort-noise payload type (RFC 3389 `CN`) both sides agreed: with `vad`,
+    /// silences are sent as SID packets of this type instead of speech. `None`: the far
+    /// end did not take CN, and everything is sent.
+    #[serde(default)]
+    pub comfort_noise: Option<u8>,
+    /// G.729 with annex B negotiated: with `vad`, the codec's own VAD and SID frames.
+    #[serde(default)]
+    pub g729_annexb: bool,
+    /// `nat_enable`: the phone is behind a NAT, whose port forwards may rewrite the far
+    /// end's address. RTP is taken from the far end's address (SDP `c=`, any port) and,
+    /// until that address is heard from, from the first other source that sends RTP;
+    /// without it, only from the far end's address.
+    #[serde(default)]
+    pub behind_nat: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -233,6 +247,10 @@ pub struct RtpStatus {
     /// DTMF digits received on this call so far (the last 32), RFC 4733 or in-band.
     #[serde(default)]
     pub dtmf_received: String,
+    /// RTP and RTCP packets dropped because they came from another address than the
+    /// far end's (SDP `c=`): injected or stray media.
+    #[serde(default)]
+    pub foreign_dropped: u64,
 }
 
 /// The server side of this protocol, for mediad's socket.
@@ -279,6 +297,7 @@ mod tests {
             playout_delay_ms: 20.0,
             rtt_ms: None,
             dtmf_received: String::new(),
+            foreign_dropped: 0,
         };
         let v = serde_json::to_value(&rtp).unwrap();
         for key in [
@@ -312,9 +331,33 @@ mod tests {
             tos: 5,
             vad: false,
             early: false,
+            comfort_noise: Some(13),
+            g729_annexb: false,
+            behind_nat: true,
         });
         let json = serde_json::to_string(&order).unwrap();
         assert!(json.contains(r#""request":"session""#), "{json}");
         assert_eq!(serde_json::from_str::<Request>(&json).unwrap(), order);
+    }
+
+    #[test]
+    fn an_older_peer_without_the_newer_fields_still_parses() {
+        let old_order = r#"{"request":"session","call":1,"local_port":16384,
+            "remote_rtp":null,"codec":"PCMU","payload_type":0,"telephone_event":null,
+            "send":true,"receive":true,"ptime_ms":20,"inband_dtmf":false,"dtmf_level":3,
+            "tos":5,"vad":true,"early":false}"#;
+        match serde_json::from_str::<Request>(old_order).unwrap() {
+            Request::Session(o) => {
+                assert_eq!(
+                    (o.comfort_noise, o.g729_annexb, o.behind_nat),
+                    (None, false, false)
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        let old_rtp = r#"{"codec":"PCMU","sent":1,"received":2,"lost":0,"jitter_ms":0.5,
+            "local_port":16384}"#;
+        let rtp: RtpStatus = serde_json::from_str(old_rtp).unwrap();
+        assert_eq!(rtp.foreign_dropped, 0);
     }
 }

@@ -27,6 +27,9 @@ fn order(call: u32, local_port: u16, remote_port: u16, codec: &str, pt: u8) -> S
         tos: 5,
         vad: false,
         early: false,
+        comfort_noise: None,
+        g729_annexb: false,
+        behind_nat: false,
     }
 }
 
@@ -42,7 +45,8 @@ fn tone(hz: f64, n: u64) -> [i16; FRAME] {
 /// `phones[i]` sends call `calls[i].0` to `phones[calls[i].1]`'s call `calls[i].2`.
 fn minute(phones: &mut [MediaCore], links: &[(usize, u32, usize, u32)]) {
     let t0 = Instant::now();
-    let from = SocketAddr::from(([192, 0, 2, 9], 1));
+    // The far end's address (its SDP c=): mediad drops packets from any other.
+    let from = SocketAddr::from(([192, 0, 2, 1], 1));
     let mut out = [0i16; FRAME];
     for tick in 0..6000u64 {
         let now = t0 + Duration::from_millis(10 * tick);

@@ -272,6 +272,9 @@ fn run_mediad(packets: &[Vec<u8>], schedule: &[(f64, usize)], seed: u64) -> (Vec
         tos: 5,
         vad: false,
         early: false,
+        comfort_noise: None,
+        g729_annexb: false,
+        behind_nat: false,
     };
     let reply = core.order(t0, Request::Session(order));
     assert_eq!(reply, Reply::Ok, "mediad refused the session");

@@ -6,9 +6,23 @@
 //! buffer (decoding a packet once, even when it spans several frames; concealing a missing
 //! one), mixes what is heard with the tone and the ringer, and adds the microphone (plus, in
 //! a conference, the other party) to what each session sends, one packet per packet time.
+//!
+//! `enable_vad` ([`SessionOrder::vad`]) changes what is sent only where the far end agreed
+//! to it: with RFC 3389 comfort noise ([`SessionOrder::comfort_noise`]) silences become SID
+//! packets ([`crate::dtx`]); with G.729 annex B the codec does its own VAD and SID frames;
+//! otherwise everything is sent. Received SIDs (either kind) tell the jitter buffer where
+//! the far end's silence starts, so the gap is played as comfort noise, not concealed as
+//! a loss.
+//!
+//! Packets are taken only from the far end's address (SDP `c=`) once it is known; any
+//! port of it is accepted, since a far end behind a NAT may send from a port other than
+//! the one it advertised. Behind a NAT of our own ([`SessionOrder::behind_nat`]) the port
+//! forward may also rewrite the far end's address (QEMU's user network does), so there,
+//! until the far end's address is heard from, the first other source of valid RTP is
+//! learnt as its alias. Packets from elsewhere are counted in `foreign_dropped`.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime};
 
 use deskphone_dsp::cn::{self, ComfortNoise};
@@ -16,16 +30,18 @@ use deskphone_dsp::codec::{self, CodecKind, Decoder, Encoder, EncoderConfig};
 use deskphone_dsp::dtmf::{DtmfDetector, DtmfEventKind, DtmfGenerator};
 use deskphone_dsp::mix::mix_into;
 use deskphone_dsp::tones::{self, ToneGenerator};
-use deskphone_dsp::vad::{Vad, VadConfig};
 use deskphone_ipc::mediad::{
     AudioPath, Event, Reply, Request, RingPattern, RtpStatus, SessionOrder, SessionStatus, Status,
     Tone, Volumes, NOMINAL_VOLUME,
 };
+use deskphone_rtp::receiver::Arrival;
 use deskphone_rtp::telephone_event::{digit_for_event, event_for_digit};
 use deskphone_rtp::{
     parse_rtp, DtmfEvent, DtmfReceiver, DtmfSender, JitterBuffer, JitterConfig, NtpTime, Playout,
     RtcpSession, RtpReceiver, RtpSender,
 };
+
+use crate::dtx::{Decision, Dtx};
 
 /// Samples per second.
 pub const RATE: u32 = 8000;
@@ -38,8 +54,11 @@ const DTMF_MIN: Duration = Duration::from_millis(100);
 /// In-band digits: tone and pause, as a keypad press sounds.
 const INBAND_ON_MS: u32 = 100;
 const INBAND_OFF_MS: u32 = 60;
-/// RFC 3389 comfort noise (static payload type 13).
+/// RFC 3389 comfort noise (static payload type 13), taken even when not negotiated.
 const CN_PAYLOAD_TYPE: u8 = 13;
+/// G.729 payloads: 10-byte speech frames, optionally ending in a 2-byte SID (annex B).
+const G729_FRAME_BYTES: usize = 10;
+const G729_SID_BYTES: usize = 2;
 
 /// A datagram for one of a call's sockets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,10 +95,19 @@ struct Session {
     inband: DtmfGenerator,
     /// Digits heard in the audio, when the far end sends no telephone-event.
     detector: DtmfDetector,
-    /// `enable_vad` with G.711: silence is not sent (G.729 does its own, annex B).
-    vad: Option<Vad>,
+    /// `enable_vad` with comfort noise agreed: silences are sent as SID packets.
+    dtx: Option<Dtx>,
     /// Comfort noise the far end asked for (RFC 3389), played in its silences.
     comfort: Option<ComfortNoise>,
+    /// The last payload decoded ended in a codec SID frame (G.729 annex B): the decoder
+    /// makes the comfort noise of the silence that follows.
+    decoder_cn: bool,
+    /// Packets from another address than the far end's, dropped.
+    foreign_dropped: u64,
+    /// The far end's own address (SDP `c=`) has sent us something.
+    heard_far_end: bool,
+    /// Behind our NAT: the address the far end's packets arrive from instead of its own.
+    learnt: Option<IpAddr>,
 }
 
 impl Session {
@@ -91,8 +119,13 @@ impl Session {
         let jitter = JitterBuffer::new(JitterConfig::new(packet, FRAME as u32))
             .map_err(|e| format!("jitter buffer for a {} ms packet time: {e}", order.ptime_ms))?;
         Ok(Session {
-            encoder: codec::encoder(codec, EncoderConfig { vad: order.vad })
-                .map_err(|e| e.to_string())?,
+            encoder: codec::encoder(
+                codec,
+                EncoderConfig {
+                    vad: codec_dtx(&order),
+                },
+            )
+            .map_err(|e| e.to_string())?,
             decoder: codec::decoder(codec).map_err(|e| e.to_string())?,
             codec,
             sender,
@@ -109,10 +142,65 @@ impl Session {
             encoded: Vec::with_capacity(packet as usize),
             inband: DtmfGenerator::new(RATE, order.dtmf_level, INBAND_ON_MS, INBAND_OFF_MS),
             detector: DtmfDetector::new(RATE),
-            vad: (order.vad && codec != CodecKind::G729).then(|| Vad::new(VadConfig::default())),
+            dtx: wants_dtx(&order).then(Dtx::new),
             comfort: None,
+            decoder_cn: false,
+            foreign_dropped: 0,
+            heard_far_end: false,
+            learnt: None,
             order,
         })
+    }
+
+    /// Takes a changed order for the same codec and packet time.
+    fn update(&mut self, order: SessionOrder) {
+        match (wants_dtx(&order), self.dtx.is_some()) {
+            (true, false) => self.dtx = Some(Dtx::new()),
+            (false, true) => self.dtx = None,
+            _ => {}
+        }
+        if order.remote_rtp.map(|r| r.ip()) != self.order.remote_rtp.map(|r| r.ip()) {
+            // Another far end (a transfer, a re-INVITE): learnt nothing about it yet.
+            self.heard_far_end = false;
+            self.learnt = None;
+        }
+        self.order = order;
+    }
+
+    /// Whether a packet from `from` may be the far end's: once its address is known, only
+    /// that IP (any port: behind a NAT the far end may send from another one), or behind
+    /// our own NAT the source learnt in its stead. `learn`: the packet is valid RTP, which
+    /// may teach that source.
+    fn admits(&mut self, from: SocketAddr, learn: bool) -> bool {
+        let Some(far_end) = self.order.remote_rtp else {
+            return true;
+        };
+        let ip = from.ip().to_canonical();
+        if ip == far_end.ip().to_canonical() {
+            self.heard_far_end = true;
+            return true;
+        }
+        if self.learnt == Some(ip) {
+            return true;
+        }
+        if learn && self.order.behind_nat && !self.heard_far_end && self.learnt.is_none() {
+            log::info!(
+                "call {}: the far end's media arrives from {ip}, not {}: our NAT rewrites it",
+                self.order.call,
+                far_end.ip()
+            );
+            self.learnt = Some(ip);
+            return true;
+        }
+        self.foreign_dropped += 1;
+        if self.foreign_dropped.is_power_of_two() {
+            log::warn!(
+                "call {}: {} packets from {from} dropped: not the far end's address",
+                self.order.call,
+                self.foreign_dropped
+            );
+        }
+        false
     }
 
     fn packet_samples(&self) -> usize {
@@ -141,10 +229,16 @@ impl Session {
                 if self.playing.as_ref().map(|p| p.0) != Some(timestamp) {
                     let mut pcm = Vec::with_capacity(self.packet_samples());
                     self.decoder.decode(&payload, &mut pcm);
+                    self.decoder_cn = ends_in_codec_sid(self.codec, &payload);
                     self.playing = Some((timestamp, pcm));
                 }
-                let pcm = &self.playing.as_ref().expect("decoded above").1;
                 let (from, n) = (offset as usize, samples as usize);
+                let pcm = &mut self.playing.as_mut().expect("decoded above").1;
+                if pcm.len() < from + n {
+                    // A payload shorter than its packet time (a lone SID frame): the
+                    // decoder goes on from it (comfort noise after a SID).
+                    self.decoder.conceal(from + n - pcm.len(), pcm);
+                }
                 for (i, s) in pcm.iter().skip(from).take(n.min(FRAME)).enumerate() {
                     self.heard[i] = *s;
                 }
@@ -165,12 +259,17 @@ impl Session {
                     *h = s;
                 }
             }
-            Playout::Silence => {
-                if let Some(cn) = &mut self.comfort {
+            Playout::Silence | Playout::Empty => {
+                if self.decoder_cn {
+                    let mut pcm = Vec::with_capacity(FRAME);
+                    self.decoder.conceal(FRAME, &mut pcm);
+                    for (h, s) in self.heard.iter_mut().zip(pcm) {
+                        *h = s;
+                    }
+                } else if let Some(cn) = &mut self.comfort {
                     cn.fill(&mut self.heard);
                 }
             }
-            Playout::Empty => {}
         }
     }
 
@@ -209,6 +308,22 @@ fn packet_samples(ptime_ms: u32) -> u32 {
     // The jitter buffer pops 10 ms frames: a packet time is a whole number of them.
     let frames = (ptime_ms / 10).clamp(1, 12);
     frames * FRAME as u32
+}
+
+/// `enable_vad` where the far end took RFC 3389 comfort noise and the codec does not do
+/// its own (G.729 annex B).
+fn wants_dtx(order: &SessionOrder) -> bool {
+    order.vad && order.comfort_noise.is_some() && !codec_dtx(order)
+}
+
+/// `enable_vad` with G.729 annex B negotiated: the codec's own VAD and SID frames.
+fn codec_dtx(order: &SessionOrder) -> bool {
+    order.vad && order.g729_annexb && order.codec.eq_ignore_ascii_case("G729")
+}
+
+/// A payload whose last frame is a codec SID (G.729 annex B: a 2-byte frame at the end).
+fn ends_in_codec_sid(codec: CodecKind, payload: &[u8]) -> bool {
+    codec == CodecKind::G729 && payload.len() % G729_FRAME_BYTES == G729_SID_BYTES
 }
 
 /// The codecs this build speaks, by their RTP names.
@@ -290,9 +405,10 @@ impl MediaCore {
                     Some(s)
                         if codec_kind(&order.codec)? == s.codec
                             && order.ptime_ms == s.order.ptime_ms
-                            && order.payload_type == s.order.payload_type =>
+                            && order.payload_type == s.order.payload_type
+                            && codec_dtx(&order) == codec_dtx(&s.order) =>
                     {
-                        s.order = order;
+                        s.update(order);
                     }
                     _ => {
                         let seed = self.next_seed();
@@ -393,7 +509,7 @@ impl MediaCore {
     }
 
     /// A datagram on a call's RTP port.
-    pub fn handle_rtp(&mut self, now: Instant, call: u32, _from: SocketAddr, data: &[u8]) {
+    pub fn handle_rtp(&mut self, now: Instant, call: u32, from: SocketAddr, data: &[u8]) {
         let Some(s) = self.sessions.get_mut(&call) else {
             return;
         };
@@ -401,6 +517,9 @@ impl MediaCore {
             self.malformed += 1;
             return;
         };
+        if !s.admits(from, true) {
+            return;
+        }
         if !s.order.receive {
             return;
         }
@@ -409,38 +528,49 @@ impl MediaCore {
             let _ = s.dtmf_in.handle_packet(now, header.timestamp, payload);
             return;
         }
-        if header.payload_type == CN_PAYLOAD_TYPE {
-            if let Some(level) = cn::parse_payload(payload) {
-                let seed = u64::from(header.ssrc);
-                s.comfort
-                    .get_or_insert_with(|| ComfortNoise::new(level, seed))
-                    .set_level(level);
+        let pt = header.payload_type;
+        let cn = Some(pt) == s.order.comfort_noise
+            || (pt == CN_PAYLOAD_TYPE && pt != s.order.payload_type);
+        if cn {
+            // A SID is part of the stream: counted, so the sequence has no hole.
+            if useful(s.receiver.handle_packet(now, &header)) {
+                if let Some(level) = cn::parse_payload(payload) {
+                    let seed = u64::from(header.ssrc);
+                    s.comfort
+                        .get_or_insert_with(|| ComfortNoise::new(level, seed))
+                        .set_level(level);
+                    s.jitter.push_silence(header.timestamp, header.ssrc);
+                }
             }
             return;
         }
-        if header.payload_type != s.order.payload_type {
+        if pt != s.order.payload_type {
             // A codec not negotiated: not audio we play.
             return;
         }
-        use deskphone_rtp::receiver::Arrival;
-        match s.receiver.handle_packet(now, &header) {
-            Arrival::Duplicate | Arrival::BadSequence => {}
-            _ => {
-                s.jitter.push(
-                    now,
-                    header.sequence,
-                    header.timestamp,
-                    header.ssrc,
-                    header.marker,
-                    payload,
-                );
+        if useful(s.receiver.handle_packet(now, &header)) {
+            s.jitter.push(
+                now,
+                header.sequence,
+                header.timestamp,
+                header.ssrc,
+                header.marker,
+                payload,
+            );
+            if ends_in_codec_sid(s.codec, payload) {
+                // The codec's SID ends this packet: silence (comfort noise) after it.
+                let end = header.timestamp.wrapping_add(s.packet_samples() as u32);
+                s.jitter.push_silence(end, header.ssrc);
             }
         }
     }
 
     /// A datagram on a call's RTCP port.
-    pub fn handle_rtcp(&mut self, now: Instant, call: u32, _from: SocketAddr, data: &[u8]) {
+    pub fn handle_rtcp(&mut self, now: Instant, call: u32, from: SocketAddr, data: &[u8]) {
         if let Some(s) = self.sessions.get_mut(&call) {
+            if !s.admits(from, false) {
+                return;
+            }
             if s.rtcp.handle_packet(now, data).is_err() {
                 self.malformed += 1;
             }
@@ -546,7 +676,14 @@ impl MediaCore {
         if s.pending.len() < n {
             return;
         }
-        let packet = if let (true, Some(pt)) = (s.dtmf_out.is_active(), s.order.telephone_event) {
+        let event = s.order.telephone_event.filter(|_| s.dtmf_out.is_active());
+        // Whether the audio is speech, when silences are suppressed (not while an event
+        // replaces it).
+        let decision = match (&mut s.dtx, event) {
+            (Some(dtx), None) => Some(dtx.decide(&s.pending[..n])),
+            _ => None,
+        };
+        let packet = if let Some(pt) = event {
             // An event replaces the audio of its packet times (RFC 4733 section 2.5.1.2).
             let e = s
                 .dtmf_out
@@ -555,8 +692,15 @@ impl MediaCore {
             let p = s.sender.packet_at(pt, &e.payload, e.timestamp, e.marker);
             s.sender.skip(n as u32);
             p
-        } else if s.vad.as_mut().is_some_and(|v| !v.process(&s.pending[..n])) {
-            // enable_vad: silence is not sent; the next speech packet carries the marker.
+        } else if let (Some(Decision::Sid(level)), Some(pt)) = (decision, s.order.comfort_noise) {
+            // The silence starts (or its level changed, or a refresh is due): a SID
+            // stamped where it begins; the next speech packet carries the marker.
+            let at = s.sender.next_timestamp();
+            let p = s.sender.packet_at(pt, &cn::payload(level), at, false);
+            s.sender.skip(n as u32);
+            p
+        } else if decision == Some(Decision::Nothing) {
+            // Silence the far end already plays as comfort noise: nothing to send.
             s.sender.skip(n as u32);
             s.pending.drain(..n);
             return;
@@ -630,6 +774,7 @@ impl MediaCore {
                             .and_then(|r| r.rtt)
                             .map(|d| d.as_secs_f64() * 1000.0),
                         dtmf_received: s.dtmf_received.clone(),
+                        foreign_dropped: s.foreign_dropped,
                     },
                 }
             })
@@ -684,6 +829,12 @@ fn queue_rtcp(transmits: &mut VecDeque<Transmit>, call: u32, s: &mut Session) {
             });
         }
     }
+}
+
+/// Whether a packet the receiver counted is worth playing (not a duplicate, not from a
+/// sequence that makes no sense).
+fn useful(arrival: Arrival) -> bool {
+    !matches!(arrival, Arrival::Duplicate | Arrival::BadSequence)
 }
 
 fn ntp_now() -> NtpTime {

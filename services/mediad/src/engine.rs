@@ -18,6 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::core::{MediaCore, FRAME};
 use crate::service::{empty_status, AudioChoice};
 use crate::sockets::MediaSockets;
+use crate::watchdog::Heartbeat;
 
 /// Packets and orders queued for the engine before packets are dropped.
 const QUEUE: usize = 1024;
@@ -50,6 +51,8 @@ pub enum EngineInput {
 pub struct Engine {
     pub input: SyncSender<EngineInput>,
     status: Arc<Mutex<Status>>,
+    /// Stamped by the audio thread each time round its loop (for the watchdog).
+    heartbeat: Arc<Heartbeat>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -62,14 +65,22 @@ impl Engine {
         let (tx, rx) = sync_channel(QUEUE);
         let status = Arc::new(Mutex::new(empty_status()));
         let shared = status.clone();
+        let heartbeat = Arc::new(Heartbeat::new(Instant::now()));
+        let beats = heartbeat.clone();
         let thread = std::thread::Builder::new()
             .name("audio".into())
-            .spawn(move || run(audio, seed, rx, events, shared))?;
+            .spawn(move || run(audio, seed, rx, events, shared, &beats))?;
         Ok(Engine {
             input: tx,
             status,
+            heartbeat,
             thread: Some(thread),
         })
+    }
+
+    /// The audio thread's heartbeat.
+    pub fn heartbeat(&self) -> Arc<Heartbeat> {
+        self.heartbeat.clone()
     }
 
     /// Hands an order to the engine and waits for its answer (at most about a frame).
@@ -343,6 +354,7 @@ fn run(
     input: Receiver<EngineInput>,
     events: mpsc::Sender<Event>,
     status: Arc<Mutex<Status>>,
+    heartbeat: &Heartbeat,
 ) {
     let mut t = Thread {
         core: MediaCore::new(seed, Instant::now()),
@@ -358,6 +370,7 @@ fn run(
     let mut status_at = Instant::now();
     let mut clock = AudioClock::default();
     loop {
+        heartbeat.beat(Instant::now());
         if t.core.is_idle() {
             // No call, tone or ringer: the sound card rests (and the thread with it) until
             // an order comes.

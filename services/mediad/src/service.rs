@@ -70,7 +70,8 @@ pub async fn run(opts: Options) -> anyhow::Result<i32> {
     let mut subscribers: Vec<mpsc::Sender<Event>> = Vec::new();
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let _ = sd_notify_ready();
-    deskphone_ipc::systemd::spawn_watchdog();
+    // Fed only while the audio thread runs, not merely this runtime.
+    crate::watchdog::spawn(engine.heartbeat());
     log::info!("mediad ready");
     loop {
         tokio::select! {
@@ -119,10 +120,24 @@ async fn handle(
             subscribers.push(events.clone());
             Reply::Ok
         }
-        Request::Session(order) => match open(&order, calls, engine, bind) {
-            Ok(()) => engine.order(Request::Session(order)).await,
-            Err(message) => Reply::Error { message },
-        },
+        Request::Session(order) => {
+            // New ports are bound first but handed over only once the engine took the
+            // order: a refused session keeps nothing bound, and a call moving to other
+            // ports keeps its old ones.
+            let fresh = match bind_new(&order, calls, bind) {
+                Ok(fresh) => fresh,
+                Err(message) => return Reply::Error { message },
+            };
+            let reply = engine.order(Request::Session(order.clone())).await;
+            match (reply, fresh) {
+                (Reply::Ok, Some(sockets)) => match attach(&order, sockets, calls, engine) {
+                    Ok(()) => Reply::Ok,
+                    Err(message) => Reply::Error { message },
+                },
+                // Refused: `fresh` is dropped here, its ports free at once.
+                (reply, _) => reply,
+            }
+        }
         Request::Stop { call } => {
             let reply = engine.order(Request::Stop { call }).await;
             // After the engine's BYE went out on the sockets it holds.
@@ -133,29 +148,32 @@ async fn handle(
     }
 }
 
-/// Binds a new call's sockets (or a call whose port changed) and starts receiving on them.
-fn open(
+/// The sockets a new call (or a call whose port changed) needs; `None` when the call
+/// already has them.
+fn bind_new(
     order: &SessionOrder,
-    calls: &mut HashMap<u32, CallSockets>,
-    engine: &Engine,
+    calls: &HashMap<u32, CallSockets>,
     bind: IpAddr,
-) -> Result<(), String> {
+) -> Result<Option<MediaSockets>, String> {
     if calls
         .get(&order.call)
         .is_some_and(|c| c.port == order.local_port)
     {
-        return Ok(());
+        return Ok(None);
     }
-    if calls.remove(&order.call).is_some() {
-        // The engine drops its old sockets when it takes the new ones.
-        log::info!(
-            "call {}: media moves to port {}",
-            order.call,
-            order.local_port
-        );
-    }
-    let sockets =
-        MediaSockets::bind(bind, order.local_port, order.tos).map_err(|e| e.to_string())?;
+    MediaSockets::bind(bind, order.local_port, order.tos)
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
+
+/// Starts receiving on a call's new sockets and gives them to the engine to send from;
+/// the call's old sockets, if it moved, are closed.
+fn attach(
+    order: &SessionOrder,
+    sockets: MediaSockets,
+    calls: &mut HashMap<u32, CallSockets>,
+    engine: &Engine,
+) -> Result<(), String> {
     let receive = |s: &std::net::UdpSocket, rtcp: bool| -> Result<JoinHandle<()>, String> {
         let clone = s.try_clone().map_err(|e| e.to_string())?;
         clone.set_nonblocking(true).map_err(|e| e.to_string())?;
@@ -167,7 +185,19 @@ fn open(
             engine.input.clone(),
         )))
     };
-    let tasks = [receive(&sockets.rtp, false)?, receive(&sockets.rtcp, true)?];
+    let rtp = receive(&sockets.rtp, false)?;
+    let rtcp = match receive(&sockets.rtcp, true) {
+        Ok(t) => t,
+        Err(e) => {
+            rtp.abort();
+            return Err(e);
+        }
+    };
+    // Its drop stops the tasks, should the engine be gone.
+    let entry = CallSockets {
+        port: order.local_port,
+        tasks: [rtp, rtcp],
+    };
     engine
         .input
         .send(EngineInput::Sockets {
@@ -175,13 +205,15 @@ fn open(
             sockets,
         })
         .map_err(|_| "the audio engine stopped".to_string())?;
-    calls.insert(
-        order.call,
-        CallSockets {
-            port: order.local_port,
-            tasks,
-        },
-    );
+    let old = calls.insert(order.call, entry);
+    if old.is_some() {
+        // The engine dropped its old sockets when it took the new ones.
+        log::info!(
+            "call {}: media moves to port {}",
+            order.call,
+            order.local_port
+        );
+    }
     Ok(())
 }
 

@@ -7,9 +7,11 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use deskphone_dsp::cn::ComfortNoise;
 use deskphone_dsp::goertzel::relative_power;
 use deskphone_ipc::mediad::{Event, Reply, Request, SessionOrder, Tone};
 use deskphone_mediad::core::{MediaCore, FRAME};
+use deskphone_rtp::{parse_rtp, RtpHeader};
 
 const TICK: Duration = Duration::from_millis(10);
 
@@ -33,6 +35,9 @@ fn order(call: u32, local_port: u16, remote_port: u16) -> SessionOrder {
         tos: 5,
         vad: false,
         early: false,
+        comfort_noise: None,
+        g729_annexb: false,
+        behind_nat: false,
     }
 }
 
@@ -41,10 +46,14 @@ struct Phone {
     core: MediaCore,
     /// Tone of the microphone (Hz), none: silence.
     mic_hz: Option<f64>,
+    /// Background noise in the room (RFC 3389 level, −dBov), added to the microphone.
+    mic_noise: Option<ComfortNoise>,
     heard: Vec<i16>,
     events: Vec<Event>,
     /// Local RTP port → call id.
     ports: Vec<(u16, u32)>,
+    /// The RTP packets it sent: (when, header, payload length).
+    sent: Vec<(Instant, RtpHeader, usize)>,
 }
 
 impl Phone {
@@ -52,9 +61,11 @@ impl Phone {
         Phone {
             core: MediaCore::new(seed, t0),
             mic_hz,
+            mic_noise: None,
             heard: Vec::new(),
             events: Vec::new(),
             ports: Vec::new(),
+            sent: Vec::new(),
         }
     }
 
@@ -72,6 +83,8 @@ struct Net {
     now: Instant,
     delay: Duration,
     samples: u64,
+    /// Where every delivered packet seems to come from: the far ends' IP (another port).
+    source: SocketAddr,
 }
 
 impl Net {
@@ -82,6 +95,7 @@ impl Net {
             now: t0,
             delay: Duration::from_millis(5),
             samples: 0,
+            source: addr(1),
         }
     }
 
@@ -108,7 +122,7 @@ impl Net {
                     break;
                 }
                 let (at, i, call, rtcp, data) = self.in_flight.pop_front().expect("front");
-                let from = addr(1);
+                let from = self.source;
                 if rtcp {
                     self.phones[i].core.handle_rtcp(at, call, from, &data);
                 } else {
@@ -117,10 +131,13 @@ impl Net {
             }
             for i in 0..self.phones.len() {
                 let mut mic = [0i16; FRAME];
+                if let Some(noise) = &mut self.phones[i].mic_noise {
+                    noise.fill(&mut mic);
+                }
                 if let Some(hz) = self.phones[i].mic_hz {
                     for (k, m) in mic.iter_mut().enumerate() {
                         let t = (self.samples + k as u64) as f64 / 8000.0;
-                        *m = (8000.0 * (2.0 * std::f64::consts::PI * hz * t).sin()) as i16;
+                        *m += (8000.0 * (2.0 * std::f64::consts::PI * hz * t).sin()) as i16;
                     }
                 }
                 let mut out = [0i16; FRAME];
@@ -130,6 +147,10 @@ impl Net {
                     self.phones[i].events.push(e);
                 }
                 while let Some(t) = self.phones[i].core.poll_transmit() {
+                    if !t.rtcp {
+                        let (h, payload) = parse_rtp(&t.data).expect("RTP");
+                        self.phones[i].sent.push((self.now, h, payload.len()));
+                    }
                     if let Some((j, call, rtcp)) = self.route(t.to) {
                         self.in_flight
                             .push_back((self.now + self.delay, j, call, rtcp, t.data));
@@ -400,22 +421,225 @@ fn tones_of_the_tone_plan_play_on_the_earpiece() {
     assert_eq!(rms(&net.phones[0].heard, 0.4), 0.0, "stopped");
 }
 
-#[test]
-fn vad_sends_nothing_in_silence_and_speech_again_with_the_marker() {
+/// Two phones with `enable_vad`; a's order says whether the far end took CN.
+fn vad_phones(comfort_noise: Option<u8>) -> Net {
     let t0 = Instant::now();
     let mut a = Phone::new(1, None, t0);
-    let b = Phone::new(2, None, t0);
-    let mut o = order(1, 20000, 30000);
-    o.vad = true;
-    a.session(t0, o);
-    let mut net = Net::new(vec![a, b], t0);
+    let mut b = Phone::new(2, None, t0);
+    // A quiet room: background noise at -60 dBov, below the VAD's floor.
+    a.mic_noise = Some(ComfortNoise::new(60, 5));
+    let vad = |o: SessionOrder| SessionOrder {
+        vad: true,
+        comfort_noise,
+        ..o
+    };
+    a.session(t0, vad(order(1, 20000, 30000)));
+    b.session(t0, vad(order(7, 30000, 20000)));
+    Net::new(vec![a, b], t0)
+}
+
+/// Packets a phone sent from `from` on: (payload type, marker, payload length).
+fn sent_since(p: &Phone, from: Instant) -> Vec<(u8, bool, usize)> {
+    p.sent
+        .iter()
+        .filter(|(at, ..)| *at >= from)
+        .map(|(_, h, len)| (h.payload_type, h.marker, *len))
+        .collect()
+}
+
+#[test]
+fn vad_with_comfort_noise_sends_a_sid_every_200_ms_in_silence_and_speech_with_the_marker() {
+    let mut net = vad_phones(Some(13));
+    let t0 = net.now;
     net.run(Duration::from_secs(2));
-    let sent = net.phones[0].core.status().sessions[0].rtp.sent;
-    assert!(sent < 20, "{sent} packets of silence sent with enable_vad");
+    let silence = sent_since(&net.phones[0], t0);
+    assert!(
+        silence.iter().all(|(pt, ..)| *pt == 13),
+        "no speech packet in silence: {silence:?}"
+    );
+    // One at once, then one every 200 ms: 10 in 2 s.
+    assert!((10..=11).contains(&silence.len()), "{silence:?}");
+    assert!(silence.iter().all(|(_, marker, len)| !marker && *len == 1));
+    let sids: Vec<Instant> = net.phones[0].sent.iter().map(|(at, ..)| *at).collect();
+    for w in sids.windows(2) {
+        assert_eq!(w[1] - w[0], Duration::from_millis(200), "{sids:?}");
+    }
+
+    // Speech: audio packets every 20 ms, the first with the marker.
+    let talk = net.now;
     net.phones[0].mic_hz = Some(1000.0);
     net.run(Duration::from_secs(1));
-    let sent = net.phones[0].core.status().sessions[0].rtp.sent;
-    assert!(sent >= 45, "speech is sent: {sent}");
+    let speech = sent_since(&net.phones[0], talk);
+    assert!(speech.iter().all(|(pt, ..)| *pt == 0), "{speech:?}");
+    assert!((49..=51).contains(&speech.len()), "{}", speech.len());
+    assert!(speech[0].1, "the talk spurt starts with the marker");
+    assert!(speech[1..].iter().all(|(_, marker, _)| !marker));
+
+    // Quiet again: after the hangover, SIDs only.
+    let quiet = net.now;
+    net.phones[0].mic_hz = None;
+    net.run(Duration::from_secs(1));
+    let after = sent_since(&net.phones[0], quiet);
+    let first_sid = after.iter().position(|(pt, ..)| *pt == 13).expect("a SID");
+    assert!(first_sid <= 12, "hangover of about 200 ms: {after:?}");
+    assert!(after[first_sid..].iter().all(|(pt, ..)| *pt == 13));
+    assert!(after.len() - first_sid <= 5, "{after:?}");
+}
+
+#[test]
+fn the_far_end_plays_comfort_noise_at_the_sid_level_and_counts_no_loss() {
+    let mut net = vad_phones(Some(13));
+    net.run(Duration::from_secs(1));
+    for _ in 0..3 {
+        net.phones[0].mic_hz = Some(1000.0);
+        net.run(Duration::from_secs(1));
+        assert!(
+            blocks_of(&net.phones[1].heard, 0.5, 1000.0) > 0.9,
+            "speech heard"
+        );
+        net.phones[0].mic_hz = None;
+        net.run(Duration::from_secs(1));
+        // The comfort noise b plays is at the level of a's room (-60 dBov).
+        let level = deskphone_dsp::cn::noise_level(
+            &net.phones[1].heard[net.phones[1].heard.len() - 4000..],
+        );
+        assert!(level.abs_diff(60) <= 2, "comfort noise at -{level} dBov");
+    }
+    let rtp = net.phones[1].core.status().sessions[0].rtp.clone();
+    assert_eq!(rtp.lost, 0, "SIDs are part of the stream: {rtp:?}");
+    assert_eq!(rtp.concealed, 0, "silence is not a loss: {rtp:?}");
+    assert!(rtp.received >= 150 + 3 * 3, "{rtp:?}");
+}
+
+#[test]
+fn vad_without_cn_agreed_sends_every_packet_and_never_a_sid() {
+    let mut net = vad_phones(None);
+    net.run(Duration::from_secs(2));
+    let sent = sent_since(&net.phones[0], net.now - Duration::from_secs(2));
+    assert!(sent.iter().all(|(pt, ..)| *pt == 0), "no SID: {sent:?}");
+    assert!((99..=101).contains(&sent.len()), "{} packets", sent.len());
+}
+
+#[test]
+fn without_enable_vad_silence_is_sent_as_audio_even_with_cn_agreed() {
+    let t0 = Instant::now();
+    let mut a = Phone::new(1, None, t0);
+    a.mic_noise = Some(ComfortNoise::new(60, 5));
+    let o = SessionOrder {
+        comfort_noise: Some(13),
+        ..order(1, 20000, 30000)
+    };
+    a.session(t0, o);
+    let mut net = Net::new(vec![a, Phone::new(2, None, t0)], t0);
+    net.run(Duration::from_secs(1));
+    let sent = sent_since(&net.phones[0], t0);
+    assert!(sent.iter().all(|(pt, ..)| *pt == 0), "{sent:?}");
+    assert!((49..=51).contains(&sent.len()), "{}", sent.len());
+}
+
+#[test]
+fn a_re_invite_whose_answer_drops_cn_ends_the_sids() {
+    let mut net = vad_phones(Some(13));
+    net.run(Duration::from_secs(1));
+    let now = net.now;
+    let o = SessionOrder {
+        vad: true,
+        comfort_noise: None,
+        ..order(1, 20000, 30000)
+    };
+    assert_eq!(
+        net.phones[0].core.order(now, Request::Session(o)),
+        Reply::Ok
+    );
+    net.run(Duration::from_secs(1));
+    let sent = sent_since(&net.phones[0], now);
+    assert!(sent.iter().all(|(pt, ..)| *pt == 0), "{sent:?}");
+    assert!(sent.len() >= 49, "{}", sent.len());
+}
+
+#[test]
+fn packets_from_another_address_than_the_far_ends_are_dropped_and_counted() {
+    // The harness delivers from the far end's IP but port 1, not the advertised port:
+    // another port of the right address is taken (a far end behind a NAT).
+    let mut net = two_phones(1000.0, 440.0);
+    net.run(Duration::from_secs(1));
+    assert!(blocks_of(&net.phones[1].heard, 0.5, 1000.0) > 0.9);
+    // A stranger sends b a loud 3 kHz stream on a's behalf, 20 ms packets for 1 s.
+    let stranger = SocketAddr::from(([198, 51, 100, 66], 20000));
+    let mut rogue = deskphone_rtp::RtpSender::new(99);
+    let tone: Vec<i16> = (0..160)
+        .map(|k| (20000.0 * (2.0 * std::f64::consts::PI * 3000.0 * k as f64 / 8000.0).sin()) as i16)
+        .collect();
+    let mut payload = Vec::new();
+    deskphone_dsp::g711::ulaw_encode_slice(&tone, &mut payload);
+    let received = net.phones[1].core.status().sessions[0].rtp.received;
+    for _ in 0..50 {
+        let now = net.now;
+        let data = rogue.packet(0, &payload, 160, false).unwrap();
+        net.phones[1].core.handle_rtp(now, 7, stranger, &data);
+        net.phones[1]
+            .core
+            .handle_rtcp(now, 7, stranger, b"\x80\xc9\x00\x01\x00\x00\x00\x01");
+        net.run(Duration::from_millis(20));
+    }
+    assert_eq!(
+        blocks_of(&net.phones[1].heard, 1.0, 3000.0),
+        0.0,
+        "the stranger is not heard"
+    );
+    assert!(
+        blocks_of(&net.phones[1].heard, 1.0, 1000.0) > 0.9,
+        "a still is"
+    );
+    let rtp = net.phones[1].core.status().sessions[0].rtp.clone();
+    assert_eq!(rtp.foreign_dropped, 100, "{rtp:?}");
+    assert!(
+        rtp.received - received <= 51,
+        "only a's packets counted: {rtp:?}"
+    );
+}
+
+#[test]
+fn behind_our_nat_a_rewritten_source_is_learnt_and_then_only_it_is_taken() {
+    // Our NAT's port forward hands b the far end's packets from its own address.
+    let nat = SocketAddr::from(([10, 0, 2, 2], 40000));
+    for behind_nat in [false, true] {
+        let t0 = Instant::now();
+        let a = {
+            let mut a = Phone::new(1, Some(1000.0), t0);
+            a.session(t0, order(1, 20000, 30000));
+            a
+        };
+        let mut b = Phone::new(2, None, t0);
+        b.session(
+            t0,
+            SessionOrder {
+                behind_nat,
+                ..order(7, 30000, 20000)
+            },
+        );
+        let mut net = Net::new(vec![a, b], t0);
+        net.source = nat;
+        net.run(Duration::from_secs(1));
+        let rtp = net.phones[1].core.status().sessions[0].rtp.clone();
+        if !behind_nat {
+            assert_eq!(rtp.received, 0, "{rtp:?}");
+            assert!(rtp.foreign_dropped >= 45, "{rtp:?}");
+            continue;
+        }
+        assert!(
+            blocks_of(&net.phones[1].heard, 0.5, 1000.0) > 0.9,
+            "learnt: {rtp:?}"
+        );
+        // Once learnt, a third address is still a stranger.
+        let now = net.now;
+        let mut rogue = deskphone_rtp::RtpSender::new(99);
+        let data = rogue.packet(0, &[0xff; 160], 160, false).unwrap();
+        let stranger = SocketAddr::from(([198, 51, 100, 66], 20000));
+        net.phones[1].core.handle_rtp(now, 7, stranger, &data);
+        let rtp = net.phones[1].core.status().sessions[0].rtp.clone();
+        assert_eq!(rtp.foreign_dropped, 1, "{rtp:?}");
+    }
 }
 
 #[test]
@@ -491,6 +715,59 @@ fn a_g729_call_carries_the_tones_both_ways() {
         "a hears b"
     );
     assert_eq!(net.phones[0].core.status().sessions[0].rtp.codec, "G729");
+}
+
+/// With the `g729` feature and annex B agreed: the codec's own VAD sends SID frames (or
+/// nothing) in silence, never RFC 3389 packets, and the far end plays the codec's comfort
+/// noise without counting a loss.
+#[cfg(feature = "g729")]
+#[test]
+fn g729_annex_b_uses_the_codecs_own_sid_frames() {
+    let t0 = Instant::now();
+    let mut a = Phone::new(1, None, t0);
+    let mut b = Phone::new(2, None, t0);
+    a.mic_noise = Some(ComfortNoise::new(60, 5));
+    let annexb = |call, local, remote| SessionOrder {
+        codec: "G729".into(),
+        payload_type: 18,
+        vad: true,
+        comfort_noise: Some(13),
+        g729_annexb: true,
+        ..order(call, local, remote)
+    };
+    a.session(t0, annexb(1, 20000, 30000));
+    b.session(t0, annexb(7, 30000, 20000));
+    let mut net = Net::new(vec![a, b], t0);
+    net.run(Duration::from_secs(1));
+    for _ in 0..3 {
+        let talk = net.now;
+        net.phones[0].mic_hz = Some(1000.0);
+        net.run(Duration::from_secs(1));
+        let speech = sent_since(&net.phones[0], talk);
+        assert!(speech.len() >= 45, "{}", speech.len());
+        assert!(
+            blocks_of(&net.phones[1].heard, 0.5, 1000.0) > 0.8,
+            "b hears a"
+        );
+        let quiet = net.now;
+        net.phones[0].mic_hz = None;
+        net.run(Duration::from_secs(2));
+        // The codec's VAD decides (it may take some noise for speech), but most of the
+        // silence is not sent, and no RFC 3389 packet goes.
+        let silence = sent_since(&net.phones[0], quiet);
+        assert!(silence.iter().all(|(pt, ..)| *pt == 18), "{silence:?}");
+        assert!(silence.len() < 40, "of 100 packet times: {silence:?}");
+        assert!(
+            silence.iter().any(|(_, _, len)| len % 10 == 2),
+            "a SID frame: {silence:?}"
+        );
+        // b plays the codec's comfort noise at about the room's level (-60 dBov: RMS 33).
+        let rms = rms(&net.phones[1].heard, 1.0);
+        assert!((10.0..100.0).contains(&rms), "comfort noise RMS {rms}");
+    }
+    let rtp = net.phones[1].core.status().sessions[0].rtp.clone();
+    assert_eq!(rtp.lost, 0, "{rtp:?}");
+    assert_eq!(rtp.concealed, 0, "{rtp:?}");
 }
 
 #[test]

@@ -93,6 +93,9 @@ fn order(call: u32, local_port: u16, peer: &UdpSocket) -> SessionOrder {
         tos: 5,
         vad: false,
         early: false,
+        comfort_noise: None,
+        g729_annexb: false,
+        behind_nat: false,
     }
 }
 
@@ -223,4 +226,80 @@ fn an_idle_phone_leaves_the_cpu_alone_and_a_dial_tone_reaches_the_earpiece() {
 
 fn relative_power_of(samples: &[i16], hz: f64) -> f64 {
     deskphone_dsp::goertzel::relative_power(samples, hz, 8000)
+}
+
+#[test]
+fn a_refused_session_leaves_its_ports_free_at_once() {
+    let d = start(&[]);
+    let rt = rt();
+    let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = free_even_port();
+    let refused = SessionOrder {
+        codec: "G722".into(),
+        payload_type: 9,
+        ..order(5, port, &peer)
+    };
+    let r = rt.block_on(request(&d.runtime, Request::Session(refused)));
+    assert!(
+        matches!(&r, Reply::Error { message } if message.contains("G722")),
+        "{r:?}"
+    );
+    // No Stop: the ports are free already, and nothing was left behind.
+    assert!(
+        UdpSocket::bind(("127.0.0.1", port)).is_ok(),
+        "RTP port held"
+    );
+    assert!(
+        UdpSocket::bind(("127.0.0.1", port + 1)).is_ok(),
+        "RTCP port held"
+    );
+    assert!(rt.block_on(status(&d.runtime)).sessions.is_empty());
+    // The call can then be set up on the same ports.
+    let r = rt.block_on(request(&d.runtime, Request::Session(order(5, port, &peer))));
+    assert_eq!(r, Reply::Ok);
+    assert!(receive(&peer, Duration::from_millis(500)).len() >= 15);
+}
+
+#[test]
+fn rtp_from_another_address_than_the_far_ends_is_dropped_and_counted() {
+    let d = start(&[]);
+    let rt = rt();
+    // The far end as the SDP gave it: 127.0.0.1 and this socket's port.
+    let far_end = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = free_even_port();
+    let r = rt.block_on(request(
+        &d.runtime,
+        Request::Session(order(2, port, &far_end)),
+    ));
+    assert_eq!(r, Reply::Ok);
+    let send_from = |from: &UdpSocket, seed: u64| {
+        let mut rtp = deskphone_rtp::RtpSender::new(seed);
+        for _ in 0..25 {
+            let p = rtp.packet(8, &[0xd5; 160], 160, false).unwrap();
+            from.send_to(&p, ("127.0.0.1", port)).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let rtp_of = |rt: &tokio::runtime::Runtime| {
+        std::thread::sleep(Duration::from_millis(200));
+        rt.block_on(status(&d.runtime)).sessions[0].rtp.clone()
+    };
+    // Another host (127.0.0.2 is loopback too on Linux): its RTP and RTCP are dropped.
+    let stranger = UdpSocket::bind("127.0.0.2:0").unwrap();
+    send_from(&stranger, 1);
+    stranger
+        .send_to(
+            &[0x80, 0xc9, 0x00, 0x01, 0, 0, 0, 1],
+            ("127.0.0.1", port + 1),
+        )
+        .unwrap();
+    let rtp = rtp_of(&rt);
+    assert_eq!(rtp.received, 0, "{rtp:?}");
+    assert_eq!(rtp.foreign_dropped, 26, "{rtp:?}");
+    // The far end's address from another port (a NAT's mapping): taken.
+    let natted = UdpSocket::bind("127.0.0.1:0").unwrap();
+    send_from(&natted, 2);
+    let rtp = rtp_of(&rt);
+    assert!(rtp.received >= 20, "{rtp:?}");
+    assert_eq!(rtp.foreign_dropped, 26, "{rtp:?}");
 }

@@ -25,13 +25,18 @@
 //! Timestamp jumps and SSRC changes re-map the new timestamps so they continue right
 //! after the old stream in arrival time, and start a new talk spurt there.
 //!
+//! A far end with silence suppression says where its silences start (RFC 3389 SID
+//! packets, [`JitterBuffer::push_silence`]): once playout reaches that point, the frames
+//! without packets are [`Playout::Silence`] at once, not concealed as a loss, and the next
+//! packet starts a talk spurt.
+//!
 //! # Limits
 //!
 //! The packet time must be a whole multiple of the pop frame (10 ms pops take 10, 20,
 //! 30 ms packets; 20 ms pops take 20, 40, 60 ms packets): a pop never spans two packets.
 //! A frame that is part of a longer packet is returned with its `offset`.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -192,6 +197,9 @@ pub struct JitterBuffer {
     cursor: i64,
     spurt_start: i64,
     last_played: Option<i64>,
+    /// Where the far end said its silences start (unwrapped timestamps), until speech
+    /// after them is played.
+    silences: BTreeSet<i64>,
     missing_run: u32,
     last_drop: f64,
     delay_sum: f64,
@@ -229,6 +237,7 @@ impl JitterBuffer {
             cursor: 0,
             spurt_start: 0,
             last_played: None,
+            silences: BTreeSet::new(),
             missing_run: 0,
             last_drop: f64::NEG_INFINITY,
             delay_sum: 0.0,
@@ -345,6 +354,32 @@ impl JitterBuffer {
         Pushed::Queued
     }
 
+    /// The far end is silent from `timestamp` on (an RFC 3389 SID packet, or a codec's
+    /// own SID frame, of the stream `ssrc`). Once playout reaches it and no packet covers
+    /// it, the buffer plays [`Playout::Silence`] without concealing anything. A SID
+    /// before any audio, from another SSRC or older than what was played says nothing
+    /// the buffer can use and is ignored.
+    pub fn push_silence(&mut self, timestamp: u32, ssrc: u32) {
+        let Some((last_ts, last_ext, _)) = self.ext_ref else {
+            return;
+        };
+        if self.ssrc != Some(ssrc) {
+            return;
+        }
+        let ext = last_ext + timestamp.wrapping_sub(last_ts) as i32 as i64;
+        if self.last_played.is_some_and(|lp| ext <= lp) {
+            return;
+        }
+        // A refresh of a silence already noted (no packet between the two) adds nothing;
+        // this also bounds the set during long silences.
+        if let Some(&prev) = self.silences.last() {
+            if prev <= ext && self.packets.range(prev..ext).next().is_none() {
+                return;
+            }
+        }
+        self.silences.insert(ext);
+    }
+
     /// The playout offset the network requires at time `t` (seconds since epoch).
     fn required(&mut self, t: f64) -> f64 {
         if self.fit.is_none() {
@@ -447,7 +482,9 @@ impl JitterBuffer {
     fn play(&mut self, t: f64, adapt: bool) -> Playout {
         let fs = self.cfg.frame_samples as i64;
         let ps = self.cfg.packet_samples as i64;
-        if adapt && self.cursor >= self.spurt_start {
+        // The far end said it went silent at or before this frame.
+        let silent = self.silences.range(..=self.cursor).next().is_some();
+        if adapt && !silent && self.cursor >= self.spurt_start {
             let p = t - self.cursor as f64 / self.rate;
             let err = p - self.required(t);
             if err < -0.0005 {
@@ -479,6 +516,10 @@ impl JitterBuffer {
             if last_part {
                 self.last_played = Some(k);
             }
+            if !self.silences.is_empty() {
+                // Speech again: the silences announced before it are over.
+                self.silences = self.silences.split_off(&(k + 1));
+            }
             // The added delay is that of the packet's first sample.
             let delay = (t - offset as f64 / self.rate - e.arrival).max(0.0);
             self.delay_sum += delay;
@@ -508,6 +549,7 @@ impl JitterBuffer {
             Some((k, start))
                 if adapt
                     && (start
+                        || silent
                         || (k - self.cursor) as f64 / self.rate
                             >= self.cfg.spurt_gap.as_secs_f64()) =>
             {
@@ -524,8 +566,9 @@ impl JitterBuffer {
             None => {
                 self.cursor += fs;
                 self.missing_run += 1;
-                if self.missing_run as f64 * self.frame_dur
-                    > self.cfg.gap_after.as_secs_f64() + 1e-9
+                if silent
+                    || self.missing_run as f64 * self.frame_dur
+                        > self.cfg.gap_after.as_secs_f64() + 1e-9
                 {
                     self.state = State::Gap;
                     self.stats.silence += 1;
@@ -688,5 +731,68 @@ mod tests {
         assert_eq!(s.resyncs, 1);
         assert_eq!(s.late, 0);
         assert!(s.concealed <= 6, "end-of-spurt concealment only: {s:?}");
+    }
+
+    /// A far end with RFC 3389 comfort noise: 20 ms packets for 1 s, a SID where its
+    /// silence starts, SID refreshes every 200 ms, then speech again with the marker.
+    /// The silence is played as silence from exactly the SID on: nothing concealed,
+    /// every speech frame played, and the next spurt starts cleanly.
+    #[test]
+    fn a_silence_announced_by_a_sid_is_silence_not_loss() {
+        for with_sid in [true, false] {
+            let t0 = Instant::now();
+            let mut jb = JitterBuffer::new(JitterConfig::new(160, 80)).unwrap();
+            let ms = |m: u64| t0 + Duration::from_millis(m);
+            let mut out = Vec::new();
+            let mut now = 0u64;
+            let mut pop_until = |jb: &mut JitterBuffer, end: u64, out: &mut Vec<Playout>| {
+                while now < end {
+                    out.push(jb.pop(ms(now)));
+                    now += 10;
+                }
+            };
+            for i in 0..50u64 {
+                pop_until(&mut jb, 20 * i, &mut out);
+                jb.push(ms(20 * i), i as u16, 160 * i as u32, 1, i == 0, &[1]);
+            }
+            // Silence from 1.0 s to 2.0 s (timestamps 8000..16000).
+            for k in 0..5u64 {
+                pop_until(&mut jb, 1000 + 200 * k, &mut out);
+                if with_sid {
+                    jb.push_silence(8000 + 1600 * k as u32, 1);
+                }
+            }
+            if with_sid {
+                assert_eq!(jb.silences.len(), 1, "the refreshes are not kept");
+            }
+            for i in 0..50u64 {
+                pop_until(&mut jb, 2000 + 20 * i, &mut out);
+                jb.push(
+                    ms(2000 + 20 * i),
+                    55 + i as u16,
+                    16000 + 160 * i as u32,
+                    1,
+                    i == 0,
+                    &[2],
+                );
+            }
+            if with_sid {
+                // The second spurt ends with a SID too.
+                jb.push_silence(24000, 1);
+            }
+            pop_until(&mut jb, 3200, &mut out);
+            let s = jb.stats();
+            let frames = out
+                .iter()
+                .filter(|p| matches!(p, Playout::Frame { .. }))
+                .count() as u64;
+            assert_eq!(frames + s.dropped, 200, "every speech frame played: {s:?}");
+            if with_sid {
+                assert_eq!(s.concealed, 0, "the SID said silence: {s:?}");
+                assert_eq!(s.inserted, 0, "{s:?}");
+            } else {
+                assert!(s.concealed >= 4, "without a SID the end is a loss: {s:?}");
+            }
+        }
     }
 }

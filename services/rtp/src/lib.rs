@@ -25,6 +25,7 @@
 //!     RTP datagram  -> parse_rtp -> receiver.handle_packet(now, &hdr)
 //!                      -> audio PT: jitter.push(now, seq, ts, ssrc, marker, payload)
 //!                      -> event PT: dtmf_rx.handle_packet(now, &hdr, payload)
+//!                      -> CN PT (RFC 3389 SID): jitter.push_silence(ts, ssrc)
 //!     RTCP datagram -> rtcp.handle_packet(now, data); drain rtcp.poll_event()
 //!     audio tick    -> jitter.pop(now) -> decode / conceal / silence -> speaker
 //!                      mic frame -> dtmf_tx.next_packet(..) or encode -> sender.packet(..)

@@ -3,7 +3,7 @@
 //! The crate is sans-IO: no sockets, no clock, no threads. The SIP core hands
 //! it SDP text and the phone's settings, and gets back SDP text to send plus a
 //! [`Negotiated`] value saying what mediad must do (codec, payload types, far
-//! end's RTP address, directions, DTMF mode). The only state is
+//! end's RTP address, directions, DTMF mode, comfort noise). The only state is
 //! [`LocalSession`], the phone's `o=` identity for one call, which the caller
 //! keeps beside the dialog.
 //!
@@ -43,6 +43,9 @@ pub const CLOCK_RATE: u32 = 8000;
 /// DTMF payload type used when `dtmf_avt_payload` is out of the dynamic range.
 pub const DEFAULT_DTMF_PAYLOAD: u8 = 101;
 
+/// The static payload type of RFC 3389 comfort noise at 8000 Hz (RFC 3551).
+pub const CN_PAYLOAD_TYPE: u8 = 13;
+
 /// Session name (`s=`) we send; Cisco phones say the same.
 const SESSION_NAME: &str = "SIP Call";
 
@@ -53,7 +56,8 @@ pub enum Codec {
     Pcmu,
     /// G.711 A-law.
     Pcma,
-    /// G.729 (annex A, without annex B).
+    /// G.729 (annex A; annex B, its own VAD and comfort noise, only with
+    /// [`MediaSettings::comfort_noise`]).
     G729,
 }
 
@@ -249,6 +253,11 @@ pub struct MediaSettings {
     pub dtmf: DtmfOutOfBand,
     /// Packet time we ask for, in ms (20).
     pub ptime_ms: u32,
+    /// `enable_vad`: comfort noise (RFC 3389 `CN`, static payload type
+    /// [`CN_PAYLOAD_TYPE`]) is offered and accepted, and G.729 with annex B;
+    /// the phone then stops sending speech in silences where the far end
+    /// agreed.
+    pub comfort_noise: bool,
 }
 
 impl Default for MediaSettings {
@@ -260,6 +269,7 @@ impl Default for MediaSettings {
             dtmf_payload: DEFAULT_DTMF_PAYLOAD,
             dtmf: DtmfOutOfBand::Avt,
             ptime_ms: 20,
+            comfort_noise: false,
         }
     }
 }
@@ -408,6 +418,13 @@ pub struct Negotiated {
     /// Whether to send DTMF in-band (false when telephone-event is used, and
     /// always false with `avt_always`).
     pub send_inband_dtmf: bool,
+    /// The far end's comfort-noise payload type when both sides agreed on
+    /// RFC 3389 CN: only then are silences sent as SID packets instead of
+    /// speech.
+    pub comfort_noise: Option<u8>,
+    /// G.729 with annex B (the codec's own VAD and SID frames): we asked for it
+    /// (`comfort_noise`) and the far end did not say `annexb=no`.
+    pub g729_annexb: bool,
 }
 
 /// Why an SDP could not be used. The text fits a 488/400 reason and the log.
@@ -440,7 +457,8 @@ pub enum SdpError {
 }
 
 /// Builds an offer (INVITE or re-INVITE): an audio m= line on `port` with
-/// `address` in `c=`, the codecs in [`MediaSettings::codec_order`],
+/// `address` in `c=`, the codecs in [`MediaSettings::codec_order`], comfort
+/// noise (`CN`, payload 13) with [`MediaSettings::comfort_noise`],
 /// telephone-event unless DTMF is `None`, `a=ptime` and `a=<direction>`.
 /// The text has CRLF line ends.
 pub fn offer(
@@ -460,10 +478,14 @@ pub fn offer(
     let audio = audio_media(
         port,
         "RTP/AVP",
-        &codecs,
-        telephone_event,
-        settings.effective_ptime(),
-        direction,
+        &AudioLine {
+            codecs: &codecs,
+            telephone_event,
+            comfort_noise: settings.comfort_noise.then_some(CN_PAYLOAD_TYPE),
+            g729_annexb: settings.comfort_noise,
+            ptime: settings.effective_ptime(),
+            direction,
+        },
     );
     session.render(our_session(address, vec![audio]))
 }
@@ -523,10 +545,14 @@ pub fn answer(
                 audio_media(
                     port,
                     &media.proto,
-                    &codecs,
-                    pick.telephone_event,
-                    settings.effective_ptime(),
-                    local_direction,
+                    &AudioLine {
+                        codecs: &codecs,
+                        telephone_event: pick.telephone_event,
+                        comfort_noise: pick.comfort_noise,
+                        g729_annexb: pick.g729_annexb,
+                        ptime: settings.effective_ptime(),
+                        direction: local_direction,
+                    },
                 )
             } else {
                 rejected_media(media)
@@ -544,6 +570,8 @@ pub fn answer(
         remote_direction: pick.remote_direction,
         ptime_ms: pick.ptime.unwrap_or(settings.effective_ptime()),
         send_inband_dtmf: settings.inband_dtmf(pick.telephone_event),
+        comfort_noise: pick.comfort_noise,
+        g729_annexb: pick.g729_annexb,
     };
     Ok((text, negotiated))
 }
@@ -588,6 +616,7 @@ pub fn accept_answer(
                 .any(|f| matches!(f.kind, FormatKind::Codec(c) if c == codec))
     };
     let offered_events = offered.iter().any(|f| f.kind == FormatKind::TelephoneEvent);
+    let offered_cn = offered.iter().any(|f| f.kind == FormatKind::ComfortNoise);
 
     let answered: Vec<Format> = formats(media).collect();
     let (codec, payload_type) = answered
@@ -608,6 +637,24 @@ pub fn accept_answer(
         None
     };
 
+    let comfort_noise = if settings.comfort_noise && offered_cn {
+        answered
+            .iter()
+            .find(|f| f.kind == FormatKind::ComfortNoise && f.pt != payload_type)
+            .map(|f| f.pt)
+            .filter(|pt| Some(*pt) != telephone_event)
+    } else {
+        None
+    };
+    // Annex B only when we asked for it (our offer's fmtp) and the answer did
+    // not turn it down.
+    let g729_annexb = codec == Codec::G729
+        && settings.comfort_noise
+        && offered
+            .iter()
+            .any(|f| f.kind == FormatKind::Codec(Codec::G729) && annexb(our_audio, f.pt))
+        && annexb(media, payload_type);
+
     let (remote_rtp, remote_direction) = remote_endpoint(&remote, media)?;
     let our_direction = media_direction(&ours, our_audio);
     Ok(Negotiated {
@@ -619,6 +666,8 @@ pub fn accept_answer(
         remote_direction,
         ptime_ms: remote_ptime(&remote, media).unwrap_or(settings.effective_ptime()),
         send_inband_dtmf: settings.inband_dtmf(telephone_event),
+        comfort_noise,
+        g729_annexb,
     })
 }
 
@@ -656,6 +705,8 @@ fn is_audio(media: &Media) -> bool {
 enum FormatKind {
     Codec(Codec),
     TelephoneEvent,
+    /// RFC 3389 comfort noise at 8000 Hz.
+    ComfortNoise,
     Other,
 }
 
@@ -678,11 +729,14 @@ fn formats(media: &Media) -> impl Iterator<Item = Format> + '_ {
                 Some((name, clock, channels)) if clock == CLOCK_RATE && channels <= 1 => {
                     if name.eq_ignore_ascii_case("telephone-event") {
                         FormatKind::TelephoneEvent
+                    } else if name.eq_ignore_ascii_case("CN") {
+                        FormatKind::ComfortNoise
                     } else {
                         Codec::from_encoding_name(name).map_or(FormatKind::Other, FormatKind::Codec)
                     }
                 }
                 Some(_) => FormatKind::Other,
+                None if pt == CN_PAYLOAD_TYPE => FormatKind::ComfortNoise,
                 None => {
                     Codec::from_static_payload_type(pt).map_or(FormatKind::Other, FormatKind::Codec)
                 }
@@ -696,6 +750,7 @@ fn describe_formats(formats: &[Format]) -> String {
         .iter()
         .map(|f| match f.kind {
             FormatKind::TelephoneEvent => format!("{} telephone-event", f.pt),
+            FormatKind::ComfortNoise => format!("{} CN", f.pt),
             FormatKind::Codec(codec) => format!("{} {codec}", f.pt),
             FormatKind::Other => f.pt.to_string(),
         })
@@ -723,6 +778,22 @@ fn rtpmap(media: &Media, pt: u8) -> Option<(&str, u32, u32)> {
             None => 0,
         };
         Some((name, clock, channels))
+    })
+}
+
+/// Whether the `a=fmtp` of G.729 payload `pt` allows annex B: anything but
+/// `annexb=no` (RFC 4856: "yes" when the parameter is left out).
+fn annexb(media: &Media, pt: u8) -> bool {
+    !attribute_values(&media.attributes, "fmtp").any(|value| {
+        let Some((number, params)) = value.trim().split_once(char::is_whitespace) else {
+            return false;
+        };
+        number.parse::<u8>().ok() == Some(pt)
+            && params.split(';').any(|p| {
+                p.split_once('=').is_some_and(|(k, v)| {
+                    k.trim().eq_ignore_ascii_case("annexb") && v.trim().eq_ignore_ascii_case("no")
+                })
+            })
     })
 }
 
@@ -800,6 +871,8 @@ struct Pick {
     remote_rtp: Option<SocketAddr>,
     remote_direction: Direction,
     ptime: Option<u32>,
+    comfort_noise: Option<u8>,
+    g729_annexb: bool,
 }
 
 fn pick_offered(settings: &MediaSettings, sdp: &Session, media: &Media) -> Result<Pick, SdpError> {
@@ -826,6 +899,19 @@ fn pick_offered(settings: &MediaSettings, sdp: &Session, media: &Media) -> Resul
             .find(|f| f.kind == FormatKind::TelephoneEvent && f.pt != payload_type)
             .map(|f| f.pt)
     };
+    let comfort_noise = if settings.comfort_noise {
+        offered
+            .iter()
+            .find(|f| {
+                f.kind == FormatKind::ComfortNoise
+                    && f.pt != payload_type
+                    && Some(f.pt) != telephone_event
+            })
+            .map(|f| f.pt)
+    } else {
+        None
+    };
+    let g729_annexb = codec == Codec::G729 && settings.comfort_noise && annexb(media, payload_type);
     let (remote_rtp, remote_direction) = remote_endpoint(sdp, media)?;
     Ok(Pick {
         codec,
@@ -834,6 +920,8 @@ fn pick_offered(settings: &MediaSettings, sdp: &Session, media: &Media) -> Resul
         remote_rtp,
         remote_direction,
         ptime: remote_ptime(sdp, media),
+        comfort_noise,
+        g729_annexb,
     })
 }
 
@@ -884,14 +972,26 @@ fn our_session(address: &str, medias: Vec<Media>) -> Session {
     }
 }
 
-fn audio_media(
-    port: u16,
-    proto: &str,
-    codecs: &[(Codec, u8)],
+/// What our audio m= line carries.
+#[derive(Clone, Copy)]
+struct AudioLine<'a> {
+    codecs: &'a [(Codec, u8)],
     telephone_event: Option<u8>,
+    comfort_noise: Option<u8>,
+    g729_annexb: bool,
     ptime: u32,
     direction: Direction,
-) -> Media {
+}
+
+fn audio_media(port: u16, proto: &str, line: &AudioLine<'_>) -> Media {
+    let AudioLine {
+        codecs,
+        telephone_event,
+        comfort_noise,
+        g729_annexb,
+        ptime,
+        direction,
+    } = *line;
     let mut fmt: Vec<String> = codecs.iter().map(|(_, pt)| pt.to_string()).collect();
     let mut attributes = Vec::new();
     for (codec, pt) in codecs {
@@ -900,13 +1000,20 @@ fn audio_media(
             value: Some(format!("{pt} {}/{CLOCK_RATE}", codec.encoding_name())),
         });
         if *codec == Codec::G729 {
-            // We do G.729A without annex B (no VAD/CNG frames); RFC 4856 says
-            // a missing annexb means yes, so say no.
+            // RFC 4856 says a missing annexb means yes: always say which.
+            let yes_no = if g729_annexb { "yes" } else { "no" };
             attributes.push(Attribute {
                 attribute: "fmtp".into(),
-                value: Some(format!("{pt} annexb=no")),
+                value: Some(format!("{pt} annexb={yes_no}")),
             });
         }
+    }
+    if let Some(pt) = comfort_noise {
+        fmt.push(pt.to_string());
+        attributes.push(Attribute {
+            attribute: "rtpmap".into(),
+            value: Some(format!("{pt} CN/{CLOCK_RATE}")),
+        });
     }
     if let Some(pt) = telephone_event {
         fmt.push(pt.to_string());

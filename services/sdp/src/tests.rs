@@ -269,6 +269,8 @@ fn answer_baresip_offer() {
             remote_direction: Direction::SendRecv,
             ptime_ms: 20,
             send_inband_dtmf: false,
+            comfort_noise: None,
+            g729_annexb: false,
         }
     );
     assert_eq!(m_lines(&sdp), ["m=audio 16384 RTP/AVP 0 102"]);
@@ -736,6 +738,161 @@ fn accept_answer_cases() {
         accept_answer(&settings, &ours, "nonsense"),
         Err(SdpError::Malformed(_))
     ));
+}
+
+fn vad_on() -> MediaSettings {
+    MediaSettings {
+        comfort_noise: true,
+        ..settings()
+    }
+}
+
+#[test]
+fn comfort_noise_is_offered_only_with_enable_vad() {
+    let sdp = offer(
+        &mut session(),
+        &vad_on(),
+        PHONE_IP,
+        4000,
+        Direction::SendRecv,
+    );
+    assert_eq!(m_lines(&sdp), ["m=audio 4000 RTP/AVP 0 8 18 13 101"]);
+    assert!(sdp.contains("a=rtpmap:13 CN/8000\r\n"), "{sdp}");
+    assert!(sdp.contains("a=fmtp:18 annexb=yes\r\n"), "{sdp}");
+
+    let sdp = offer(
+        &mut session(),
+        &settings(),
+        PHONE_IP,
+        4000,
+        Direction::SendRecv,
+    );
+    assert_eq!(m_lines(&sdp), ["m=audio 4000 RTP/AVP 0 8 18 101"]);
+    assert!(!sdp.contains("CN"), "{sdp}");
+    assert!(sdp.contains("a=fmtp:18 annexb=no\r\n"), "{sdp}");
+}
+
+#[test]
+fn an_answer_without_cn_means_no_comfort_noise() {
+    let settings = vad_on();
+    let ours = offer(
+        &mut session(),
+        &settings,
+        PHONE_IP,
+        4000,
+        Direction::SendRecv,
+    );
+    let answer_with = |m: &str, extra: &str| {
+        format!(
+            "v=0\r\no=x 9 9 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\n{m}\r\n{extra}"
+        )
+    };
+    let with_cn = answer_with("m=audio 7000 RTP/AVP 0 13", "a=rtpmap:13 CN/8000\r\n");
+    let n = accept_answer(&settings, &ours, &with_cn).unwrap();
+    assert_eq!(n.comfort_noise, Some(13));
+    // CN as a static payload type without its rtpmap counts too.
+    let bare = answer_with("m=audio 7000 RTP/AVP 8 13", "");
+    assert_eq!(
+        accept_answer(&settings, &ours, &bare)
+            .unwrap()
+            .comfort_noise,
+        Some(13)
+    );
+    let without = answer_with(
+        "m=audio 7000 RTP/AVP 0 101",
+        "a=rtpmap:101 telephone-event/8000\r\n",
+    );
+    assert_eq!(
+        accept_answer(&settings, &ours, &without)
+            .unwrap()
+            .comfort_noise,
+        None
+    );
+    // CN in the answer to an offer without it (enable_vad 0) is not taken either.
+    let plain = offer(
+        &mut session(),
+        &self::settings(),
+        PHONE_IP,
+        4000,
+        Direction::SendRecv,
+    );
+    assert_eq!(
+        accept_answer(&self::settings(), &plain, &with_cn)
+            .unwrap()
+            .comfort_noise,
+        None
+    );
+}
+
+#[test]
+fn answering_an_offer_with_cn_follows_enable_vad_and_its_payload_type() {
+    // The Cisco gateway offers CN on dynamic payload type 19.
+    let (sdp, n) = answer_default(CISCO, &vad_on());
+    assert_eq!(n.comfort_noise, Some(19));
+    assert_eq!(m_lines(&sdp), ["m=audio 16384 RTP/AVP 18 19 101"]);
+    assert!(sdp.contains("a=rtpmap:19 CN/8000\r\n"), "{sdp}");
+    // It said annexb=no: so do we, and annex B is off.
+    assert!(!n.g729_annexb);
+    assert!(sdp.contains("a=fmtp:18 annexb=no\r\n"), "{sdp}");
+
+    let (sdp, n) = answer_default(CISCO, &settings());
+    assert_eq!(n.comfort_noise, None);
+    assert!(!sdp.contains("CN/8000"), "{sdp}");
+
+    // An offer without CN gets none, whatever enable_vad says.
+    let (sdp, n) = answer_default(ASTERISK, &vad_on());
+    assert_eq!(n.comfort_noise, None);
+    assert!(!sdp.contains("CN/8000"), "{sdp}");
+}
+
+#[test]
+fn g729_annex_b_needs_enable_vad_and_no_refusal() {
+    let g729_offer = |fmtp: &str| {
+        format!(
+            "v=0\r\no=x 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n\
+m=audio 5000 RTP/AVP 18 13\r\na=rtpmap:18 G729/8000\r\n{fmtp}"
+        )
+    };
+    // Left out means yes (RFC 4856).
+    let (sdp, n) = answer_default(&g729_offer(""), &vad_on());
+    assert!(n.g729_annexb);
+    assert!(sdp.contains("a=fmtp:18 annexb=yes\r\n"), "{sdp}");
+    let (_, n) = answer_default(&g729_offer("a=fmtp:18 annexb=yes\r\n"), &vad_on());
+    assert!(n.g729_annexb);
+    let (_, n) = answer_default(&g729_offer("a=fmtp:18 AnnexB=No\r\n"), &vad_on());
+    assert!(!n.g729_annexb);
+    let (sdp, n) = answer_default(&g729_offer(""), &settings());
+    assert!(!n.g729_annexb);
+    assert!(sdp.contains("a=fmtp:18 annexb=no\r\n"), "{sdp}");
+
+    // Our offer with enable_vad says yes; the answer decides.
+    let settings = MediaSettings {
+        preferred: Some(Codec::G729),
+        ..vad_on()
+    };
+    let ours = offer(
+        &mut session(),
+        &settings,
+        PHONE_IP,
+        4000,
+        Direction::SendRecv,
+    );
+    let answer = |fmtp: &str| {
+        format!(
+            "v=0\r\no=x 9 9 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\n\
+m=audio 7000 RTP/AVP 18\r\n{fmtp}"
+        )
+    };
+    assert!(
+        accept_answer(&settings, &ours, &answer(""))
+            .unwrap()
+            .g729_annexb
+    );
+    assert!(
+        !accept_answer(&settings, &ours, &answer("a=fmtp:18 annexb=no\r\n"))
+            .unwrap()
+            .g729_annexb
+    );
 }
 
 fn check_no_panic(text: &str) {

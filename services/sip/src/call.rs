@@ -215,6 +215,8 @@ impl CallSettings {
                 dtmf_payload,
                 dtmf,
                 ptime_ms: 20,
+                // enable_vad: CN offered and accepted, G.729 with annex B.
+                comfort_noise: c.int("enable_vad") == Some(1),
             },
             media_ports: (lo, hi),
             media_address: nat.unwrap_or(media_address).to_string(),

@@ -185,6 +185,9 @@ mod tests {
             tos: 5,
             vad: false,
             early: false,
+            comfort_noise: None,
+            g729_annexb: false,
+            behind_nat: false,
         }
     }
 

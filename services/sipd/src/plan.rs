@@ -73,6 +73,8 @@ pub struct MediaOptions {
     pub tos: u8,
     /// `enable_vad`.
     pub vad: bool,
+    /// `nat_enable`: the phone is behind a NAT (mediad then learns a rewritten source).
+    pub nat: bool,
 }
 
 impl MediaOptions {
@@ -83,6 +85,7 @@ impl MediaOptions {
             dtmf_level: int("dtmf_db_level", 3).clamp(1, 5) as u8,
             tos: int("tos_media", 5).clamp(0, 5) as u8,
             vad: int("enable_vad", 0) == 1,
+            nat: int("nat_enable", 0) == 1,
         }
     }
 }

@@ -631,6 +631,9 @@ impl Shell {
                     tos: media.tos,
                     vad: media.vad,
                     early,
+                    comfort_noise: negotiated.comfort_noise,
+                    g729_annexb: negotiated.g729_annexb,
+                    behind_nat: media.nat,
                 };
                 self.events
                     .push_back(ShellEvent::Media(MediaOrder::Session(order)));

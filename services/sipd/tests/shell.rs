@@ -581,3 +581,91 @@ fn g729_is_offered_only_once_mediad_says_it_has_it() {
     let sdp = offer(&mut shell, "2002");
     assert!(sdp.contains("G729"), "{sdp}");
 }
+
+/// The plan of `plan(false, line 1)` with `cnf` as the configuration's SIPDefault.cnf.
+fn plan_with(cnf: &str) -> Plan {
+    let mut c = deskphone_config::Config::new(deskphone_config::Mac([0; 6]));
+    let parsed = deskphone_config::cnf::parse("SIPDefault.cnf", cnf.as_bytes());
+    c.apply_file(
+        "SIPDefault.cnf",
+        deskphone_config::FileRole::Default,
+        &parsed,
+    );
+    Plan {
+        calls: CallSettings::from_config(&c, "192.0.2.20", None),
+        media: MediaOptions::from_config(&c),
+        ..plan(false, vec![line(1, "1001")])
+    }
+}
+
+/// The far end's 200 to `invite`, with `sdp` as its answer.
+fn answered(invite: &Message, sdp: &str) -> Vec<u8> {
+    let mut s = String::from("SIP/2.0 200 OK\r\n");
+    for via in invite.vias() {
+        s.push_str(&format!("Via: {via}\r\n"));
+    }
+    for (text, name) in [
+        ("From", Name::FROM),
+        ("Call-ID", Name::CALL_ID),
+        ("CSeq", Name::CSEQ),
+    ] {
+        s.push_str(&format!("{text}: {}\r\n", invite.header(&name).unwrap()));
+    }
+    s.push_str(&format!(
+        "To: {};tag=far\r\nContact: <sip:2000@192.0.2.9:5060>\r\n\
+         Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        invite.header(&Name::TO).unwrap(),
+        sdp.len()
+    ));
+    s.into_bytes()
+}
+
+#[test]
+fn enable_vad_offers_comfort_noise_and_mediad_uses_it_only_if_the_far_end_took_it_and_knows_of_the_nat(
+) {
+    let now = Instant::now();
+    let call = |cnf: &str, answer_formats: &str| {
+        let mut shell = Shell::new(7);
+        shell.apply(now, plan_with(cnf));
+        let _ = sent(&mut shell);
+        shell.dial(now, Some(1), "2000").expect("dial");
+        let invite = sent(&mut shell)
+            .iter()
+            .map(parse)
+            .find(|m| m.method() == Some("INVITE"))
+            .expect("an INVITE");
+        let offer = String::from_utf8_lossy(&invite.body).into_owned();
+        let sdp = format!(
+            "v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\n\
+             m=audio 7000 RTP/AVP {answer_formats}\r\n"
+        );
+        shell.handle_datagram(now, addr(PROXY), &answered(&invite, &sdp));
+        let order = events(&mut shell)
+            .into_iter()
+            .find_map(|e| match e {
+                ShellEvent::Media(deskphone_sipd::shell::MediaOrder::Session(o)) => Some(o),
+                _ => None,
+            })
+            .expect("a session order for mediad");
+        (offer, order)
+    };
+    let (offer, order) = call("enable_vad: 1\n", "0 13");
+    assert!(offer.contains("a=rtpmap:13 CN/8000\r\n"), "{offer}");
+    assert!(order.vad);
+    assert_eq!(order.comfort_noise, Some(13));
+    assert!(!order.behind_nat);
+    // The far end did not take CN: mediad is told so, and sends no SID.
+    let (_, order) = call("enable_vad: 1\n", "0");
+    assert!(order.vad);
+    assert_eq!(order.comfort_noise, None);
+    // enable_vad 0: no CN offered, none taken even if the far end answers with it.
+    let (offer, order) = call(
+        "enable_vad: 0\nnat_enable: 1\nnat_address: 198.51.100.1\n",
+        "0 13",
+    );
+    assert!(!offer.contains("CN/8000"), "{offer}");
+    assert!(!order.vad);
+    assert_eq!(order.comfort_noise, None);
+    // nat_enable: mediad may learn the far end's address as our NAT rewrites it.
+    assert!(order.behind_nat);
+}

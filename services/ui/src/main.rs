@@ -37,6 +37,26 @@ struct Args {
     /// The lamps' configuration file (default: lamps in memory only).
     #[arg(long)]
     lamps: Option<PathBuf>,
+    /// A hook switch wired to a GPIO line, read directly: CHIP:LINE[:low-is-off-hook],
+    /// e.g. /dev/gpiochip0:9 (default: the hook switch is an evdev switch or key).
+    #[arg(long, value_parser = parse_hook_gpio)]
+    hook_gpio: Option<deskphone_input::GpioHookOptions>,
+}
+
+fn parse_hook_gpio(s: &str) -> Result<deskphone_input::GpioHookOptions, String> {
+    let mut parts = s.split(':');
+    let chip = parts.next().filter(|c| !c.is_empty()).ok_or("give CHIP:LINE")?;
+    let line: u32 = parts
+        .next()
+        .and_then(|l| l.parse().ok())
+        .ok_or_else(|| format!("{s:?}: give CHIP:LINE, e.g. /dev/gpiochip0:9"))?;
+    let mut options = deskphone_input::GpioHookOptions::new(chip, line);
+    match parts.next() {
+        None => {}
+        Some("low-is-off-hook") => options.high_is_off_hook = false,
+        Some(other) => return Err(format!("{other:?}: the only option is low-is-off-hook")),
+    }
+    Ok(options)
 }
 
 fn parse_size(s: &str) -> Result<Size, String> {
@@ -68,6 +88,7 @@ fn main() -> std::process::ExitCode {
             keymap: args.keymap,
         }),
         lamps: args.lamps,
+        hook_gpio: args.hook_gpio,
     };
     let result = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -50,6 +50,8 @@ pub struct Options {
     pub evdev: Option<EvdevChoice>,
     /// The lamps' configuration file (`None`: lamps kept in memory, shown in the status).
     pub lamps: Option<PathBuf>,
+    /// A hook switch on a GPIO line read directly (instead of an evdev switch).
+    pub hook_gpio: Option<deskphone_input::GpioHookOptions>,
 }
 
 #[derive(Debug, Clone)]
@@ -140,6 +142,18 @@ pub async fn run(opts: Options) -> anyhow::Result<i32> {
                 ..EvdevOptions::default()
             };
             Some(spawn_evdev(keymap, options, key_tx.clone()).context("reading the keys")?)
+        }
+        None => None,
+    };
+    let _gpio_hook = match &opts.hook_gpio {
+        Some(options) => {
+            let switch = deskphone_input::open_gpio_hook(options)
+                .with_context(|| "the hook switch's GPIO line".to_string())?;
+            Some(deskphone_input::spawn_gpio_hook(
+                switch,
+                options.poll_interval,
+                key_tx.clone(),
+            ))
         }
         None => None,
     };

@@ -1,9 +1,12 @@
 //! The production Buildroot tree (`buildroot-overlay/`), checked without a Buildroot checkout:
-//! its device-tree overlays compile, the Pi's tryboot RAUC backend keeps its contract on a fake
-//! boot partition (power cuts included), the board scripts build real images and signed bundles
-//! from stand-in kernels with the real genimage, veritysetup and RAUC, the crates vendor and
-//! resolve offline, every script passes shellcheck, and the tree's structure holds together
-//! (names, paths, symbols, referenced files, partitions, binaries, no private keys).
+//! the device-tree overlays it puts on the Pi's boot partitions (`drivers/overlays/dts`, whose
+//! own tests check what is in them) compile and have their drivers in the kernel fragment, the
+//! lamps' udev rule hands the LEDs to the UI, the Pi's tryboot RAUC backend keeps its contract
+//! on a fake boot partition (power cuts included), the board scripts build real images and
+//! signed bundles from stand-in kernels with the real genimage, veritysetup and RAUC, the
+//! crates vendor and resolve offline, every script passes shellcheck, and the tree's structure
+//! holds together (names, paths, symbols, referenced files, partitions, binaries, no private
+//! keys).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -102,12 +105,20 @@ fn resolve(value: &str) -> PathBuf {
 // ---------------------------------------------------------------------------------------------
 // Device-tree overlays
 
+/// The overlays `post-image.sh` compiles: they live with the rest of the hardware support.
+fn overlay_dir() -> PathBuf {
+    workspace().join("drivers/overlays/dts")
+}
+
 fn overlays() -> Vec<PathBuf> {
-    files_under(&tree().join("board/raspberrypi/overlays"))
+    files_under(&overlay_dir())
         .into_iter()
         .filter(|p| p.to_string_lossy().ends_with("-overlay.dts"))
         .collect()
 }
+
+/// The phone's parts, each with its overlay `deskphone-<part>`.
+const PHONE_OVERLAYS: [&str; 5] = ["hook", "keypad", "lcd", "codec", "lamps"];
 
 fn compile_overlay(dts: &Path, out: &Path) -> Output {
     run(Command::new("dtc")
@@ -122,7 +133,7 @@ fn overlays_compile_without_warnings() {
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
-    for wanted in ["hook", "keypad", "lcd", "codec"] {
+    for wanted in PHONE_OVERLAYS {
         assert!(
             names.contains(&format!("deskphone-{wanted}-overlay.dts")),
             "no {wanted} overlay in {names:?}"
@@ -179,44 +190,315 @@ fn config_txt_enables_exactly_the_phone_overlays() {
     }
 }
 
-#[test]
-fn keypad_map_covers_the_phone_keys_once_each() {
+/// An overlay compiled and read back as DTS text.
+fn decompiled_overlay(dts: &Path) -> String {
     let tmp = tempfile::tempdir().unwrap();
-    let dtbo = tmp.path().join("keypad.dtbo");
-    let out = compile_overlay(
-        &tree().join("board/raspberrypi/overlays/deskphone-keypad-overlay.dts"),
-        &dtbo,
-    );
-    assert!(out.status.success());
-    let node = "/fragment@1/__overlay__/deskphone-keypad";
-    let cells = |prop: &str| -> Vec<u32> {
-        ok(Command::new("fdtget")
-            .args(["-t", "x"])
-            .arg(&dtbo)
-            .args([node, prop]))
-        .split_whitespace()
-        .map(|w| u32::from_str_radix(w, 16).unwrap())
+    let dtbo = tmp.path().join("o.dtbo");
+    let out = compile_overlay(dts, &dtbo);
+    assert!(out.status.success(), "dtc {}", dts.display());
+    ok(Command::new("dtc")
+        .args(["-q", "-I", "dtb", "-O", "dts", "-o", "-"])
+        .arg(&dtbo))
+}
+
+/// The quoted strings of every `NAME = "a", "b";` property of a decompiled tree.
+fn string_properties(dts: &str, name: &str) -> Vec<Vec<String>> {
+    dts.lines()
+        .filter_map(|l| l.trim().strip_prefix(&format!("{name} = ")))
+        .map(|v| {
+            // dtc writes a string list as "a", "b" or as "a\0b".
+            v.trim_end_matches(';')
+                .split(", ")
+                .flat_map(|s| s.trim_matches('"').split("\\0"))
+                .map(str::to_string)
+                .collect()
+        })
         .collect()
+}
+
+/// `CONFIG_*` symbols of the Pi's kernel fragment for the phone's hardware.
+fn phone_kernel_fragment() -> BTreeMap<String, String> {
+    let path = tree().join("board/raspberrypi/linux-phone.fragment");
+    let mut symbols = BTreeMap::new();
+    for line in read(&path).lines() {
+        if line.starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        let (sym, value) = line
+            .strip_prefix("CONFIG_")
+            .and_then(|l| l.split_once('='))
+            .unwrap_or_else(|| panic!("{}: not CONFIG_SYM=value: {line}", path.display()));
+        let previous = symbols.insert(sym.to_string(), value.to_string());
+        assert!(previous.is_none(), "{sym} set twice in {}", path.display());
+    }
+    symbols
+}
+
+/// Which kernel options a device of the overlays needs, by its compatible: the driver first,
+/// then what the phone needs around it. A device nobody listed here fails the test below, so a
+/// new part of an overlay cannot come without its driver in the kernel.
+const DRIVERS_BY_COMPATIBLE: &[(&str, &[&str])] = &[
+    // The overlays' own root names the board they apply to: not a device.
+    ("brcm,bcm2835", &[]),
+    ("gpio-keys", &["KEYBOARD_GPIO", "INPUT_EVDEV"]),
+    ("gpio-matrix-keypad", &["KEYBOARD_MATRIX", "INPUT_EVDEV"]),
+    // The UI draws on /dev/fb*: DRM's fbdev emulation, with the legacy device node.
+    (
+        "panel-mipi-dbi-spi",
+        &[
+            "DRM_PANEL_MIPI_DBI",
+            "DRM",
+            "DRM_FBDEV_EMULATION",
+            "FB",
+            "FB_DEVICE",
+            "SPI",
+            "SPI_BCM2835",
+        ],
+    ),
+    ("wlf,wm8960", &["SND_SOC_WM8960", "I2C", "I2C_BCM2835"]),
+    (
+        "simple-audio-card",
+        &[
+            "SND_SIMPLE_CARD",
+            "SND_BCM2835_SOC_I2S",
+            "SND_SOC",
+            "SND",
+            "SOUND",
+        ],
+    ),
+    ("fixed-clock", &["COMMON_CLK"]),
+    ("nxp,pca9555", &["GPIO_PCA953X", "I2C", "I2C_BCM2835"]),
+    // deskphone-lamps blinks them with the kernel's timer trigger.
+    (
+        "gpio-leds",
+        &[
+            "LEDS_GPIO",
+            "LEDS_CLASS",
+            "NEW_LEDS",
+            "LEDS_TRIGGERS",
+            "LEDS_TRIGGER_TIMER",
+        ],
+    ),
+];
+
+#[test]
+fn kernel_fragment_has_a_driver_for_every_device_of_the_overlays() {
+    let fragment = phone_kernel_fragment();
+    let known: BTreeMap<&str, &[&str]> = DRIVERS_BY_COMPATIBLE.iter().copied().collect();
+    let mut seen = BTreeSet::new();
+    for dts in overlays() {
+        let text = decompiled_overlay(&dts);
+        for compatible in string_properties(&text, "compatible") {
+            // The most specific compatible may name no driver (the LCD's names its firmware
+            // file); one of the list must.
+            let Some(name) = compatible.iter().find(|c| known.contains_key(c.as_str())) else {
+                panic!(
+                    "{}: no kernel driver known for {compatible:?}: add it to \
+                     DRIVERS_BY_COMPATIBLE and linux-phone.fragment",
+                    dts.display()
+                );
+            };
+            seen.insert(name.clone());
+            for sym in known[name.as_str()] {
+                let value = fragment.get(*sym).map(String::as_str);
+                // The LCD's driver loads its firmware file as it probes: built in, it could
+                // probe before the root filesystem is there and give up for good.
+                let wanted = if *sym == "DRM_PANEL_MIPI_DBI" {
+                    "m"
+                } else {
+                    "y"
+                };
+                assert_eq!(
+                    value,
+                    Some(wanted),
+                    "{}: {name} needs CONFIG_{sym}={wanted}",
+                    dts.display()
+                );
+            }
+        }
+    }
+    // Every entry of the table is for a device that is there.
+    let listed: BTreeSet<String> = known.keys().map(|k| k.to_string()).collect();
+    assert_eq!(seen, listed, "compatibles of the overlays vs the table");
+    // fbtft was the LCD's driver before panel-mipi-dbi: it lives in staging.
+    assert!(
+        !fragment.keys().any(|s| s.starts_with("FB_TFT")),
+        "{fragment:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The UI's udev rules on the Pi
+
+fn pi_rootfs_overlay() -> PathBuf {
+    tree().join("board/raspberrypi/rootfs-overlay")
+}
+
+/// The rules of the Pi's udev rules file for the UI, one string each.
+fn ui_udev_rules() -> Vec<String> {
+    let path = pi_rootfs_overlay().join("usr/lib/udev/rules.d/70-deskphone-ui.rules");
+    read(&path)
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn rule_for<'a>(rules: &'a [String], key: &str) -> &'a str {
+    let found: Vec<&String> = rules.iter().filter(|r| r.contains(key)).collect();
+    assert_eq!(found.len(), 1, "one rule with {key}: {rules:?}");
+    found[0]
+}
+
+#[test]
+fn udev_rule_hands_every_lamp_to_the_helper() {
+    let rules = ui_udev_rules();
+    let rule = rule_for(&rules, r#"SUBSYSTEM=="leds""#);
+    // Added, and changed: a trigger change makes delay_on/delay_off.
+    for key in [r#"ACTION=="add|change""#, r#"KERNEL=="phone:*""#] {
+        assert!(rule.contains(key), "{key} missing: {rule}");
+    }
+    // The lamps overlay names every LED phone:*.
+    let lamps = decompiled_overlay(&overlay_dir().join("deskphone-lamps-overlay.dts"));
+    let labels: Vec<String> = string_properties(&lamps, "label")
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(labels.len(), 7, "{labels:?}");
+    assert!(labels.iter().all(|l| l.starts_with("phone:")), "{labels:?}");
+
+    // RUN: a helper of the overlay, given the LED's sysfs directory.
+    let run = rule
+        .split("RUN+=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("RUN+=");
+    let words: Vec<&str> = run.split_whitespace().collect();
+    assert_eq!(words.len(), 2, "{run}");
+    assert_eq!(words[1], "%S%p", "the LED's directory under /sys");
+    let helper = pi_rootfs_overlay().join(words[0].trim_start_matches('/'));
+    assert!(
+        fs::metadata(&helper).is_ok_and(|m| m.is_file() && m.mode() & 0o111 != 0),
+        "{} is not an executable of the overlay",
+        helper.display()
+    );
+}
+
+#[test]
+fn udev_rule_names_the_lcd_framebuffer_where_the_overlay_puts_the_lcd() {
+    let rules = ui_udev_rules();
+    let rule = rule_for(&rules, r#"SUBSYSTEM=="graphics""#);
+    assert!(rule.contains(r#"SYMLINK+="deskphone-lcd""#), "{rule}");
+    // By the SPI device it hangs on (names are there before any attribute).
+    let device = rule
+        .split("KERNELS==\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("KERNELS==");
+    let (bus, chip_select) = device
+        .strip_prefix("spi")
+        .and_then(|d| d.split_once('.'))
+        .unwrap_or_else(|| panic!("{device} is no SPI device name"));
+
+    // The overlay: the panel node display@<cs> in a fragment whose target is spi<bus>.
+    let lcd = decompiled_overlay(&overlay_dir().join("deskphone-lcd-overlay.dts"));
+    let mut fragment = "";
+    let mut panel_fragment = None;
+    for line in lcd.lines() {
+        let t = line.trim();
+        if t.starts_with("fragment@") && t.ends_with('{') {
+            fragment = t.trim_end_matches('{').trim();
+        }
+        if t.starts_with(&format!("display@{chip_select} ")) {
+            panel_fragment = Some(fragment.to_string());
+        }
+    }
+    let panel_fragment =
+        panel_fragment.unwrap_or_else(|| panic!("no display@{chip_select} in the LCD overlay"));
+    // __fixups__: where the overlay refers to the base tree's label spi<bus>.
+    let spi_fixups: Vec<String> = string_properties(&lcd, &format!("spi{bus}"))
+        .into_iter()
+        .flatten()
+        .collect();
+    assert!(
+        spi_fixups.contains(&format!("/{panel_fragment}:target:0")),
+        "{panel_fragment} does not target spi{bus}: {spi_fixups:?}"
+    );
+}
+
+#[test]
+fn lamp_access_lets_the_ui_group_write_the_led_attributes_there_are() {
+    let tmp = tempfile::tempdir().unwrap();
+    let led = tmp.path().join("sys/class/leds/phone:green:line1");
+    fs::create_dir_all(&led).unwrap();
+    for attr in ["brightness", "trigger", "max_brightness", "uevent"] {
+        fs::write(led.join(attr), "0\n").unwrap();
+        fs::set_permissions(led.join(attr), fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    // chgrp to the UI's group, which this machine lacks: a stand-in that notes its calls.
+    let bin = tmp.path().join("bin");
+    fs::create_dir(&bin).unwrap();
+    let log = tmp.path().join("chgrp.log");
+    fs::write(
+        bin.join("chgrp"),
+        format!("#!/bin/sh\necho \"$*\" >>{}\n", log.display()),
+    )
+    .unwrap();
+    fs::set_permissions(bin.join("chgrp"), fs::Permissions::from_mode(0o755)).unwrap();
+    let helper = pi_rootfs_overlay().join("usr/libexec/deskphone/lamp-access");
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let access = |dir: &Path| run(Command::new(&helper).arg(dir).env("PATH", &path));
+    let mode = |attr: &str| fs::metadata(led.join(attr)).unwrap().mode() & 0o777;
+    let handed_over = || -> Vec<String> {
+        fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| l.replace(&format!("{}/", led.display()), ""))
+            .collect()
     };
-    let rows = cells("row-gpios").len() / 3;
-    let cols = cells("col-gpios").len() / 3;
-    assert_eq!((rows, cols), (6, 6));
-    let keymap = cells("linux,keymap");
-    let mut positions = BTreeSet::new();
-    let mut codes = BTreeSet::new();
-    for entry in &keymap {
-        let (row, col, code) = (entry >> 24, (entry >> 16) & 0xff, entry & 0xffff);
-        assert!((row as usize) < rows && (col as usize) < cols, "{entry:#x}");
-        assert!(positions.insert((row, col)), "position {row},{col} twice");
-        assert!(codes.insert(code), "key code {code} twice");
+
+    // Added: no trigger yet, so no delay_on/delay_off.
+    let out = access(&led);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        handed_over(),
+        vec!["deskphone-ui brightness", "deskphone-ui trigger"]
+    );
+    assert_eq!((mode("brightness"), mode("trigger")), (0o664, 0o664));
+    assert_eq!(mode("max_brightness"), 0o644, "only what the UI writes");
+    assert!(!led.join("delay_on").exists());
+
+    // The timer trigger was chosen: the change event hands over its attributes too.
+    for attr in ["delay_on", "delay_off"] {
+        fs::write(led.join(attr), "500\n").unwrap();
+        fs::set_permissions(led.join(attr), fs::Permissions::from_mode(0o644)).unwrap();
     }
-    // KEY_NUMERIC_0..9, *, #: the dial pad is complete.
-    for code in 0x200..=0x20b {
-        assert!(codes.contains(&code), "dial pad key {code:#x} missing");
+    fs::remove_file(&log).unwrap();
+    assert!(access(&led).status.success());
+    assert_eq!(
+        handed_over(),
+        vec![
+            "deskphone-ui brightness",
+            "deskphone-ui trigger",
+            "deskphone-ui delay_on",
+            "deskphone-ui delay_off"
+        ]
+    );
+    assert_eq!((mode("delay_on"), mode("delay_off")), (0o664, 0o664));
+
+    // An LED that went away, or no argument: an error udev logs, not silence.
+    for args in [vec![tmp.path().join("gone")], vec![]] {
+        let out = run(Command::new(&helper).args(&args).env("PATH", &path));
+        assert!(!out.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("lamp-access"),
+            "{args:?}"
+        );
     }
-    // 4 soft keys, 6 line keys, up/down, messages, directories, help, settings, services,
-    // headset, speaker, mute, volume down/up.
-    assert_eq!(keymap.len(), 12 + 4 + 6 + 2 + 5 + 2 + 1 + 2);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -937,6 +1219,13 @@ fn pi_card_and_bundle_from_a_stand_in_build() {
     );
     assert!(!read(&b.path("target/etc/rauc/keyring.pem")).contains("PRIVATE"));
     assert!(b.path("target/usr/lib/clock-epoch").exists());
+    // The LCD controller's set-up, where panel-mipi-dbi-spi looks for it (/lib is usr/lib).
+    let firmware = b.path("target/usr/lib/firmware/deskphone,ili9341.bin");
+    assert_eq!(
+        fs::read(&firmware).unwrap(),
+        fs::read(workspace().join("drivers/overlays/firmware/deskphone,ili9341.bin")).unwrap()
+    );
+    assert_eq!(fs::metadata(&firmware).unwrap().mode() & 0o777, 0o644);
 
     b.squashfs("zstd");
     b.script_ok("board/raspberrypi/post-image.sh", "images");
@@ -994,7 +1283,7 @@ fn pi_card_and_bundle_from_a_stand_in_build() {
             assert!(files.contains(f), "{f} missing from boot {slot}: {files}");
         }
         let overlays = mdir(&vfat, "overlays");
-        for o in ["hook", "keypad", "lcd", "codec"] {
+        for o in PHONE_OVERLAYS {
             assert!(
                 overlays.contains(&format!("deskphone-{o}.dtbo")),
                 "{o}: {overlays}"
@@ -1435,6 +1724,7 @@ fn shell_scripts_pass_shellcheck_and_parse() {
         "board/raspberrypi/post-image.sh",
         "board/raspberrypi/rootfs-overlay/usr/libexec/deskphone/rauc-tryboot",
         "board/raspberrypi/rootfs-overlay/usr/libexec/deskphone/rauc-post-install",
+        "board/raspberrypi/rootfs-overlay/usr/libexec/deskphone/lamp-access",
         "board/qemu-x86_64/post-build.sh",
         "board/qemu-x86_64/post-image.sh",
         "package/deskphone/cargo-vendor",
@@ -2207,4 +2497,38 @@ fn buildroot_style_of_the_package_files() {
             assert!(line.is_ascii(), "{name}:{}: not ASCII", n + 1);
         }
     }
+}
+
+/// The Pi's UI drop-in reads the lamps file the board installs, every lamp of the phone is
+/// in it, and the LED directory it may write is where the lamps overlay's LEDs appear.
+#[test]
+fn the_pi_ui_drop_in_names_the_lcd_and_the_lamps_file() {
+    let board = workspace().join("buildroot-overlay/board/raspberrypi/rootfs-overlay");
+    let drop_in =
+        std::fs::read_to_string(board.join("usr/lib/systemd/system/ui.service.d/raspberrypi.conf"))
+            .unwrap();
+    assert!(
+        drop_in.contains("--lamps /etc/deskphone/lamps.conf"),
+        "{drop_in}"
+    );
+    assert!(drop_in.contains("--fbdev /dev/deskphone-lcd"), "{drop_in}");
+    let rules =
+        std::fs::read_to_string(board.join("usr/lib/udev/rules.d/70-deskphone-ui.rules")).unwrap();
+    assert!(
+        rules.contains("deskphone-lcd"),
+        "the udev rule makes /dev/deskphone-lcd"
+    );
+    let lamps = std::fs::read_to_string(board.join("etc/deskphone/lamps.conf")).unwrap();
+    let config = deskphone_lamps::LampConfig::parse(&lamps).unwrap();
+    assert_eq!(
+        config,
+        deskphone_lamps::LampConfig::parse(deskphone_lamps::LampConfig::RASPBERRY_PI).unwrap()
+    );
+    assert!(drop_in.contains("ReadWritePaths=/sys/devices/platform/deskphone-lamps"));
+    let overlay =
+        std::fs::read_to_string(overlay_dir().join("deskphone-lamps-overlay.dts")).unwrap();
+    assert!(
+        overlay.contains("deskphone-lamps"),
+        "the LEDs' platform device name"
+    );
 }

@@ -224,7 +224,9 @@ fn answer_baresip_by_key(phone: &mut QemuPhone, kam: &Kamailio) {
     let s = wait_screen(phone, "idle", wait);
     let ui = &s["ui"];
     assert!(
-        ui["display"].as_str().is_some_and(|d| d.contains("/dev/fb0")),
+        ui["display"]
+            .as_str()
+            .is_some_and(|d| d.contains("/dev/fb0")),
         "the UI draws on the framebuffer: {ui:#}"
     );
     assert!(
@@ -232,7 +234,10 @@ fn answer_baresip_by_key(phone: &mut QemuPhone, kam: &Kamailio) {
         "the UI reads the keyboard: {ui:#}"
     );
     let (idle, size, idle_bg) = screendump(phone, "screen-idle");
-    assert!(idle_bg > 0.5, "QEMU's display shows the UI: {idle_bg:.2} background");
+    assert!(
+        idle_bg > 0.5,
+        "QEMU's display shows the UI: {idle_bg:.2} background"
+    );
 
     let bob = Baresip::start(BaresipOptions {
         ip: Some(PBX_ADDR.into()),
@@ -252,9 +257,15 @@ fn answer_baresip_by_key(phone: &mut QemuPhone, kam: &Kamailio) {
     bob.wait_event("CALL_ESTABLISHED", wait);
     let key_to_call = start.elapsed() - ringing_after;
     let s = wait_screen(phone, "connected", wait);
-    assert_eq!(s["ui"]["audio_path"], "speaker", "answered on the speaker: {s:#}");
+    assert_eq!(
+        s["ui"]["audio_path"], "speaker",
+        "answered on the speaker: {s:#}"
+    );
     let (connected, _, _) = screendump(phone, "screen-connected");
-    assert_ne!(ringing, connected, "the display changed for the connected call");
+    assert_ne!(
+        ringing, connected,
+        "the display changed for the connected call"
+    );
 
     phone.qmp().press_key("f2").unwrap();
     bob.wait_event("CALL_CLOSED", wait);

@@ -16,6 +16,10 @@ set -eu
 . "$BR2_EXTERNAL_DESKPHONE_PATH/board/common/deskphone.sh"
 
 BOARD_DIR="$BR2_EXTERNAL_DESKPHONE_PATH/board/raspberrypi"
+# The device-tree overlays live with the rest of the phone's hardware support
+# in the Cargo workspace around this tree (drivers/overlays, whose tests
+# compile them), as the deskphone package's sources do.
+OVERLAY_DIR="$BR2_EXTERNAL_DESKPHONE_PATH/../drivers/overlays/dts"
 BACKEND="$BOARD_DIR/rootfs-overlay/usr/libexec/deskphone/rauc-tryboot"
 STAGE="$BUILD_DIR/deskphone-image"
 # Must match genimage.cfg and the partitions of the board's system.conf.
@@ -56,7 +60,8 @@ if [ -z "$dtc" ]; then
 fi
 [ -n "$dtc" ] || dp_die "no dtc to compile the device-tree overlays"
 mkdir -p "$STAGE/overlays"
-for dts in "$BOARD_DIR"/overlays/*-overlay.dts; do
+for dts in "$OVERLAY_DIR"/*-overlay.dts; do
+	[ -f "$dts" ] || dp_die "no device-tree overlays in $OVERLAY_DIR"
 	name=$(basename "$dts" -overlay.dts)
 	"$dtc" -@ -q -I dts -O dtb -o "$STAGE/overlays/$name.dtbo" "$dts"
 done

@@ -14,9 +14,10 @@ DESKPHONE_LICENSE_FILES = LICENSE-APACHE LICENSE-MIT
 # own system user deskphone-<name> with that fixed id (their files on the data
 # partition keep their owner across updates), in the group deskphone that may
 # use the services' sockets, and in the comma-separated groups given (mediad:
-# audio, for /dev/snd). Tools are plain commands. Adding a service or a tool
-# is one word on one of these lines.
-DESKPHONE_DAEMONS = provd:901 sipd:903 mediad:904:audio
+# audio, for /dev/snd; ui: video and input, for /dev/fb* and /dev/input). Tools
+# are plain commands. Adding a service or a tool is one word on one of these
+# lines.
+DESKPHONE_DAEMONS = provd:901 sipd:903 mediad:904:audio ui:905:video,input
 DESKPHONE_TOOLS = phonectl
 DESKPHONE_GID = 900
 # Users of the overlay's helper units, which run scripts rather than workspace

@@ -255,12 +255,12 @@ mod tests {
                 hook_switches: vec![]
             }
         );
-        let hook = caps("Hook switch", &["KEY_PHONE"]);
+        let hook = caps("deskphone-hook", &["SW_MACHINE_COVER"]);
         assert_eq!(
             assess(&map, &hook),
             Verdict::Used {
                 keys: 0,
-                hook_switches: vec!["KEY_PHONE".parse().unwrap()]
+                hook_switches: vec!["SW_MACHINE_COVER".parse().unwrap()]
             }
         );
         let mouse = caps("Mouse", &["BTN_LEFT", "BTN_RIGHT"]);
@@ -293,7 +293,7 @@ mod tests {
                     "event1",
                     caps("AT keyboard", &["KEY_1", "KEY_2", "KEY_SPACE"]),
                 ),
-                ("event10", caps("Hook switch", &["KEY_PHONE"])),
+                ("event10", caps("deskphone-hook", &["SW_MACHINE_COVER"])),
             ]),
             errors: BTreeMap::from([
                 ("event2", io::Error::from(io::ErrorKind::PermissionDenied)),
@@ -316,7 +316,7 @@ mod tests {
                 "/dev/input/event1 (AT keyboard): used, 3 mapped keys",
                 "/dev/input/event2: cannot open: permission denied \
                  (the UI must run as root or in the `input` group)",
-                "/dev/input/event10 (Hook switch): used, hook switch KEY_PHONE",
+                "/dev/input/event10 (deskphone-hook): used, hook switch SW_MACHINE_COVER",
             ]
         );
         let used: Vec<bool> = reports.iter().map(DeviceReport::is_used).collect();

@@ -5,7 +5,7 @@
 //! ```text
 //! KEY_1 = 1              # a key: any name of deskphone_ipc::ui::Key
 //! KEY_F1 = soft1
-//! SW_LID = hook          # the hook switch: "on" (1) means the handset is ON hook
+//! SW_MACHINE_COVER = hook  # the hook switch: "on" (1) means the handset is ON hook
 //! KEY_PHONE = hook invert  # ... or, with invert, "on" means OFF hook
 //! KEY_SPACE = hook_toggle  # each press lifts or hangs up (no real hook switch)
 //! ```
@@ -456,11 +456,12 @@ KEY_9 = 9
             };
             assert!(covered, "no code for {key}");
         }
-        // The Pi hook switch (deskphone-hook overlay) is KEY_PHONE, down = off hook.
+        // The Pi hook switch (deskphone-hook overlay) is SW_MACHINE_COVER, on = on hook.
         assert_eq!(
-            map.get(code("KEY_PHONE")),
-            Some(Binding::Hook { invert: true })
+            map.get(code("SW_MACHINE_COVER")),
+            Some(Binding::Hook { invert: false })
         );
+        assert_eq!(map.hook_switches().count(), 1, "one hook switch");
         assert_eq!(map.get(code("KEY_SPACE")), Some(Binding::HookToggle));
     }
 

@@ -72,13 +72,15 @@
 //!
 //! # The built-in keymap
 //!
-//! [`Keymap::builtin`] ([`DEFAULT_KEYMAP`]) serves both the Pi keypad of the
-//! `deskphone-keypad`/`deskphone-hook` overlays and a PC keyboard; the qcode column is what
-//! QEMU's QMP `input-send-event` sends for it (also [`qemu_qcode`]), all known to QEMU 7.2.
+//! [`Keymap::builtin`] ([`DEFAULT_KEYMAP`]) serves the Pi keypad and hook switch of the
+//! `deskphone-keypad`/`deskphone-hook` overlays (a test holds it to `deskphone_overlays`'
+//! `KEYPAD_KEYMAP` and `HOOK_SWITCH`), USB phone keypads (`KEY_NUMERIC_*`) and a PC keyboard;
+//! the qcode column is what QEMU's QMP `input-send-event` sends for it (also [`qemu_qcode`]),
+//! all known to QEMU 7.2.
 //!
 //! | phone key | Pi keypad | PC keyboard | QEMU qcode |
 //! | --- | --- | --- | --- |
-//! | `0`-`9` | `KEY_NUMERIC_0`-`9` | `KEY_0`-`9`, `KEY_KP0`-`9` | `0`-`9`, `kp_0`-`kp_9` |
+//! | `0`-`9` | `KEY_0`-`9` | `KEY_0`-`9`, `KEY_KP0`-`9` | `0`-`9`, `kp_0`-`kp_9` |
 //! | `star` | `KEY_NUMERIC_STAR` | `KEY_KPASTERISK` | `kp_multiply` |
 //! | `pound` | `KEY_NUMERIC_POUND` | `KEY_KPDOT` (right of keypad 0) | `kp_decimal` |
 //! | `soft1`-`soft4` | `KEY_F1`-`F4` | `KEY_F1`-`F4` | `f1`-`f4` |
@@ -87,13 +89,13 @@
 //! | `services` | `KEY_MENU` | `KEY_F6` | `f6` |
 //! | `directories` | `KEY_ADDRESSBOOK` | `KEY_F7` | `f7` |
 //! | `messages` | `KEY_VOICEMAIL` | `KEY_F8` | `f8` |
-//! | `info` | `KEY_HELP` | `KEY_F9` | `f9` |
+//! | `info` | `KEY_INFO` | `KEY_F9` | `f9` |
 //! | `speaker` | `KEY_F20` | `KEY_F10` | `f10` |
 //! | `mute` | `KEY_MICMUTE` | `KEY_F11`, `KEY_MUTE` | `f11`, `audiomute` |
 //! | `headset` | `KEY_F19` | `KEY_F12` | `f12` |
 //! | `volup`, `voldown` | `KEY_VOLUMEUP`, `KEY_VOLUMEDOWN` | also `KEY_KPPLUS`, `KEY_KPMINUS` | `kp_add`, `kp_subtract` |
 //! | `line1`-`line6` | `KEY_F13`-`F18` | `KEY_INSERT`, `KEY_HOME`, `KEY_PAGEUP`, `KEY_DELETE`, `KEY_END`, `KEY_PAGEDOWN` | `insert`, `home`, `pgup`, `delete`, `end`, `pgdn` |
-//! | hook | `KEY_PHONE` (down = off hook: `hook invert`) | `KEY_SPACE` toggles | `spc` |
+//! | hook | `SW_MACHINE_COVER` (1 = on hook: `hook`) | `KEY_SPACE` toggles | `spc` |
 
 pub mod debounce;
 pub mod decoder;

@@ -45,7 +45,10 @@ struct Args {
 
 fn parse_hook_gpio(s: &str) -> Result<deskphone_input::GpioHookOptions, String> {
     let mut parts = s.split(':');
-    let chip = parts.next().filter(|c| !c.is_empty()).ok_or("give CHIP:LINE")?;
+    let chip = parts
+        .next()
+        .filter(|c| !c.is_empty())
+        .ok_or("give CHIP:LINE")?;
     let line: u32 = parts
         .next()
         .and_then(|l| l.parse().ok())

@@ -109,8 +109,11 @@ fn a_bad_configuration_line_is_read_on_status_messages() {
     p.start();
     keys(&p, "settings 7 1");
     let s = wait_screen(&p, "settings", |s| s["title"] == "Status Messages");
+    // Each message wrapped to the screen's width.
     assert!(
-        has_line(&s, "SIPDefault.cnf:2: warning: voip_control_port"),
+        lines(&s)
+            .join(" ")
+            .contains("SIPDefault.cnf:2: warning: voip_control_port: 80 is out of range"),
         "{s}"
     );
     // A screenshot is a PNG of the screen's size.
@@ -200,4 +203,118 @@ fn calls_placed_and_answered_on_the_keypad_with_baresip() {
     keys(&phone, "soft4 2");
     let s = wait_screen(&phone, "directories", |s| s["title"] == "Received Calls");
     assert!(has_line(&s, "2000"), "{s}");
+
+    // The call lists are kept across a reboot.
+    let boots = phone.boots();
+    phone.ok(&["reboot"]);
+    wait_for("the reboot", Duration::from_secs(30), || {
+        (phone.boots() > boots).then_some(())
+    });
+    phone.wait_provisioned();
+    wait_screen(&phone, "idle", |_| true);
+    keys(&phone, "directories 3");
+    let s = wait_screen(&phone, "directories", |s| s["title"] == "Placed Calls");
+    assert!(has_line(&s, "2000"), "after the reboot: {s}");
+}
+
+/// A real HTTP server (Python's http.server) serving `files` on 127.0.0.1.
+struct HttpServer {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl HttpServer {
+    fn start(files: &[(&str, &str)]) -> HttpServer {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 -m http.server");
+        wait_for("the HTTP server", WAIT, || {
+            std::net::TcpStream::connect(("127.0.0.1", port))
+                .ok()
+                .map(|_| ())
+        });
+        HttpServer {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn services_and_the_external_directory_come_from_http() {
+    let http = HttpServer::start(&[
+        (
+            "menu.xml",
+            "<CiscoIPPhoneMenu><Title>Office</Title><MenuItem><Name>Weather</Name>\
+             <URL>weather.xml</URL></MenuItem><MenuItem><Name>Canteen</Name>\
+             <URL>http://127.0.0.1:1/none.xml</URL></MenuItem></CiscoIPPhoneMenu>",
+        ),
+        (
+            "weather.xml",
+            "<CiscoIPPhoneText><Title>Weather</Title><Text>Sunny and mild</Text></CiscoIPPhoneText>",
+        ),
+        (
+            "directory.xml",
+            "<CiscoIPPhoneDirectory><Title>Staff</Title><DirectoryEntry><Name>Ada</Name>\
+             <Telephone>2001</Telephone></DirectoryEntry></CiscoIPPhoneDirectory>",
+        ),
+    ]);
+    let base = format!("http://127.0.0.1:{}", http.port);
+    let (_root, server) = serve_tree(&[(
+        "SIPDefault.cnf",
+        &format!(
+            "proxy1_address: 10.0.0.5\nphone_label: Reception\n\
+             services_url: \"{base}/menu.xml\"\ndirectory_url: \"{base}/directory.xml\"\n"
+        ),
+    )]);
+    let addr = server.addr.to_string();
+    let mut p = Phone::new(MAC, &["--tftp", &addr]);
+    p.start();
+    // The UI has the provisioned configuration once the label shows.
+    wait_screen(&p, "idle", |s| s["title"] == "Reception");
+    keys(&p, "services");
+    let s = wait_screen(&p, "services", |s| s["title"] == "Office");
+    assert_eq!(lines(&s)[..2], ["1 Weather", "2 Canteen"]);
+    // A relative link, followed.
+    keys(&p, "soft1");
+    let s = wait_screen(&p, "services", |s| s["title"] == "Weather");
+    assert!(has_line(&s, "Sunny and mild"), "{s}");
+    // Exit goes back a page; a server that is not there is a message, not a crash.
+    keys(&p, "soft4 2");
+    let s = wait_screen(&p, "services", |s| has_line(s, "cannot reach"));
+    assert_eq!(s["title"], "Office");
+    keys(&p, "soft4");
+    wait_screen(&p, "idle", |_| true);
+    // Directories: the fourth item is the external directory.
+    keys(&p, "directories 4");
+    let s = wait_screen(&p, "directories", |s| s["title"] == "Staff");
+    assert!(has_line(&s, "Ada: 2001"), "{s}");
 }

@@ -193,6 +193,9 @@ pub struct UiCore {
     prompt: Option<(String, Instant)>,
     /// Busy or reorder after a failed call, while the handset is still up.
     failure_tone: Option<Tone>,
+    /// `call_hold_ringback`: hung up with a call on hold, the phone rings until it is
+    /// picked up, which takes the held call back.
+    hold_reminder: bool,
     ordered_tone: Option<Tone>,
     ordered_ring: Option<RingPattern>,
     ordered_path: Option<AudioPath>,
@@ -227,6 +230,7 @@ impl UiCore {
             overlay: None,
             prompt: None,
             failure_tone: None,
+            hold_reminder: false,
             ordered_tone: None,
             ordered_ring: None,
             ordered_path: None,
@@ -498,6 +502,14 @@ impl UiCore {
     fn off_hook(&mut self) {
         self.handset_up = true;
         self.hands_free = None;
+        if std::mem::take(&mut self.hold_reminder) && self.ringing_call().is_none() {
+            if let Some(held) = self.calls.iter().find(|c| c.state == "held") {
+                let id = held.id;
+                self.outputs
+                    .push_back(Output::Sipd(SipdRequest::Resume { call: Some(id) }));
+                return;
+            }
+        }
         if let Some(ringing) = self.ringing_call() {
             if self.active_call().is_none() {
                 self.answer(ringing);
@@ -515,7 +527,16 @@ impl UiCore {
         if self.hands_free.is_some() {
             return;
         }
+        let was_active = self.active_call().map(|c| c.id);
         self.hang_up_active();
+        let held_left = self
+            .calls
+            .iter()
+            .any(|c| c.state == "held" && Some(c.id) != was_active);
+        let level = self.cfg("call_hold_ringback");
+        if held_left && (level == "1" || level == "3") {
+            self.hold_reminder = true;
+        }
     }
 
     /// The speaker or headset key: takes the call or dial tone to that path, or ends it when
@@ -643,7 +664,9 @@ impl UiCore {
 
     fn wanted_ring(&self) -> Option<RingPattern> {
         // With the handset up or the speaker on, a second call gets the call-waiting tone.
-        (self.ringing_call().is_some() && !self.engaged()).then_some(self.prefs.ring)
+        let held = self.calls.iter().any(|c| c.state == "held");
+        ((self.ringing_call().is_some() || (self.hold_reminder && held)) && !self.engaged())
+            .then_some(self.prefs.ring)
     }
 
     fn messages_waiting(&self) -> bool {

@@ -388,3 +388,34 @@ fn speaker_and_messages_keys() {
     p2.keys("offhook 8");
     assert_eq!(p2.screen().lines[0], "8000");
 }
+
+#[test]
+fn call_hold_ringback_rings_for_a_held_call_after_hanging_up() {
+    for (level, rings) in [("0", false), ("1", true), ("2", false), ("3", true)] {
+        let mut p = Phone::new();
+        let mut config = p.core.config_for_tests();
+        config.insert("call_hold_ringback".into(), level.into());
+        p.core.set_config(config);
+        p.event(Event::Call(call(1, "connected", "incoming")));
+        p.keys("offhook soft1");
+        p.event(Event::Call(call(1, "held", "incoming")));
+        p.take();
+        p.keys("onhook");
+        let out = p.take();
+        let rang = out
+            .iter()
+            .any(|o| matches!(o, Output::Mediad(Media::Ring { pattern: Some(_) })));
+        assert_eq!(rang, rings, "call_hold_ringback {level}");
+        assert!(
+            sip(&out).is_empty(),
+            "the held call is not hung up: {out:?}"
+        );
+        if rings {
+            // Picking up takes the held call back and stops the ringer.
+            p.keys("offhook");
+            let out = p.take();
+            assert_eq!(sip(&out), [Sip::Resume { call: Some(1) }]);
+            assert!(out.contains(&Output::Mediad(Media::Ring { pattern: None })));
+        }
+    }
+}

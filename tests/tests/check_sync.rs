@@ -107,6 +107,34 @@ fn a_busy_phone_waits_until_it_has_been_idle() {
     assert!(idle.elapsed() >= Duration::from_secs(1));
 }
 
+/// The handset lifted on the UI keeps the phone busy, whatever another client says: each
+/// client's word counts until it takes it back.
+#[test]
+fn an_off_hook_handset_holds_the_check_sync_back() {
+    let root = tempfile::tempdir().unwrap();
+    tree(root.path(), "5");
+    let server = TftpServer::start("127.0.0.1", root.path());
+    let addr = server.addr.to_string();
+    let mut p = Phone::new(MAC, &["--tftp", &addr, "--resync-idle-secs", "1"]);
+    p.start();
+    wait_for("the UI", Duration::from_secs(20), || {
+        (p.status()["screen"]["name"] == "idle").then_some(())
+    });
+    p.ok(&["key", "offhook"]);
+    p.ok(&["resync"]);
+    // phonectl saying idle does not undo the UI's busy.
+    p.ok(&["activity", "idle"]);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(p.boots(), 1, "rebooted with the handset off hook");
+    assert_eq!(p.status()["resync"]["state"], "waiting_for_idle_phone");
+    let idle = Instant::now();
+    p.ok(&["key", "onhook"]);
+    wait_for("the reboot", Duration::from_secs(30), || {
+        (p.boots() == 2).then_some(())
+    });
+    assert!(idle.elapsed() >= Duration::from_secs(1));
+}
+
 #[test]
 fn syncinfo_for_another_image_only_is_ignored() {
     let (_root, server) = serve_tree(&[

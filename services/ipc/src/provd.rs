@@ -38,6 +38,7 @@ pub enum Request {
     /// `erase_protflash`: every SIP setting back to default.
     EraseSip,
     /// The phone is in use (a call, off hook) or idle again; check-sync waits for idle.
+    /// Kept per client (the name of its hello): the phone is idle when no client says busy.
     Activity {
         busy: bool,
     },

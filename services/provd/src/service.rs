@@ -77,6 +77,9 @@ struct State {
     diagnostics: Vec<Diagnostic>,
     messages: VecDeque<StatusMessage>,
     resync: ResyncTimer,
+    /// Who says the phone is in use (sipd for calls, the UI while off hook or in its menus,
+    /// phonectl): check-sync waits while any of them does.
+    busy_clients: std::collections::BTreeSet<String>,
     last_resync: Option<String>,
     firmware: FirmwareStatus,
     record: FirmwareRecord,
@@ -269,6 +272,7 @@ pub async fn run(opts: Options) -> anyhow::Result<i32> {
     diags.extend(config.apply_flash(&flash));
     let state = State {
         resync: ResyncTimer::new(Instant::now(), opts.idle_wait),
+        busy_clients: Default::default(),
         provisioning: Provisioning {
             state: "starting".into(),
             server: None,
@@ -878,7 +882,7 @@ async fn serve(stream: UnixStream, shared: Arc<Shared>) {
                 None => break,
                 Some(Err(message)) => Frame::Reply(Reply::Error { message }),
                 Some(Ok(req)) => {
-                    let reply = handle(&shared, req, &mut unlocked, secrets, &ev_tx);
+                    let reply = handle(&shared, req, &client, &mut unlocked, secrets, &ev_tx);
                     if matches!(&reply, Reply::Error { message } if message == WRONG_PASSWORD) {
                         log::warn!("wrong phone password from {client}");
                         tokio::time::sleep(UNLOCK_FAILURE_DELAY).await;
@@ -899,6 +903,7 @@ const WRONG_PASSWORD: &str = "wrong password";
 fn handle(
     shared: &Arc<Shared>,
     req: Request,
+    client: &str,
     unlocked: &mut bool,
     secrets: bool,
     events: &mpsc::UnboundedSender<Event>,
@@ -1002,7 +1007,13 @@ fn handle(
             Reply::Ok
         }
         Request::Activity { busy } => {
-            s.resync.set_busy(busy, Instant::now());
+            if busy {
+                s.busy_clients.insert(client.to_string());
+            } else {
+                s.busy_clients.remove(client);
+            }
+            let any = !s.busy_clients.is_empty();
+            s.resync.set_busy(any, Instant::now());
             drop(s);
             shared.wake.notify_one();
             Reply::Ok

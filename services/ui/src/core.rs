@@ -48,10 +48,19 @@ pub enum Output {
 /// What the UI asks of provd.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProvdOrder {
-    Unlock { password: String },
+    Unlock {
+        password: String,
+    },
     Lock,
-    Set { name: String, value: Option<String> },
+    Set {
+        name: String,
+        value: Option<String>,
+    },
     EraseNetwork,
+    /// The phone is in use here (off hook, dialling, in a menu): check-sync waits.
+    Activity {
+        busy: bool,
+    },
 }
 
 /// The phone's own settings that are no configuration parameter.
@@ -196,6 +205,8 @@ pub struct UiCore {
     /// `call_hold_ringback`: hung up with a call on hold, the phone rings until it is
     /// picked up, which takes the held call back.
     hold_reminder: bool,
+    /// What provd was last told about the phone being in use.
+    told_busy: Option<bool>,
     ordered_tone: Option<Tone>,
     ordered_ring: Option<RingPattern>,
     ordered_path: Option<AudioPath>,
@@ -231,6 +242,7 @@ impl UiCore {
             prompt: None,
             failure_tone: None,
             hold_reminder: false,
+            told_busy: None,
             ordered_tone: None,
             ordered_ring: None,
             ordered_path: None,
@@ -367,7 +379,7 @@ impl UiCore {
                 self.say(format!("{label}: {e}"));
             }
             (_, Err(e)) => self.say(e),
-            (ProvdOrder::Lock, Ok(())) => {}
+            (ProvdOrder::Lock, Ok(())) | (ProvdOrder::Activity { .. }, Ok(())) => {}
         }
     }
 
@@ -612,8 +624,18 @@ impl UiCore {
         self.say(format!("Volume {level}"));
     }
 
-    /// Orders mediad's path, tone and ringer to match the phone's state, only on changes.
+    /// Orders mediad's path, tone and ringer to match the phone's state, only on changes;
+    /// tells provd when the phone starts or stops being in use here.
     fn sync_audio(&mut self) {
+        let busy = self.engaged()
+            || self.dialing.is_some()
+            || self.settings.is_some()
+            || self.overlay.is_some();
+        if self.told_busy != Some(busy) {
+            self.told_busy = Some(busy);
+            self.outputs
+                .push_back(Output::Provd(ProvdOrder::Activity { busy }));
+        }
         let path = self.audio_path();
         if path.is_some() && path != self.ordered_path {
             self.ordered_path = path;

@@ -722,6 +722,7 @@ async fn provd_requests(
                         value: value.clone(),
                     },
                     ProvdOrder::EraseNetwork => provd::Request::EraseNetwork,
+                    ProvdOrder::Activity { busy } => provd::Request::Activity { busy: *busy },
                 };
                 let result = match c.request(&req).await {
                     Ok(provd::Reply::Error { message }) => Err(message),

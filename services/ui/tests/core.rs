@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{call, provd, sip, tones, Phone};
+use common::{activity, call, provd, sip, tones, Phone};
 use deskphone_ipc::mediad::{Request as Media, Tone};
 use deskphone_ipc::sipd::{Event, Request as Sip};
 use deskphone_ui::core::{Lamp, Output, ProvdOrder};
@@ -418,4 +418,24 @@ fn call_hold_ringback_rings_for_a_held_call_after_hanging_up() {
             assert!(out.contains(&Output::Mediad(Media::Ring { pattern: None })));
         }
     }
+}
+
+#[test]
+fn provd_hears_when_the_phone_is_in_use_here() {
+    let mut p = Phone::new();
+    p.take();
+    p.keys("offhook");
+    assert_eq!(activity(&p.take()), [true], "off hook");
+    p.keys("1 2");
+    assert_eq!(
+        activity(&p.take()),
+        Vec::<bool>::new(),
+        "only changes are told"
+    );
+    p.keys("onhook");
+    assert_eq!(activity(&p.take()), [false]);
+    p.keys("settings");
+    assert_eq!(activity(&p.take()), [true], "in the menus");
+    p.keys("soft4");
+    assert_eq!(activity(&p.take()), [false]);
 }

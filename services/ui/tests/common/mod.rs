@@ -149,10 +149,22 @@ pub fn sip(out: &[Output]) -> Vec<Sip> {
         .collect()
 }
 
+/// The orders for provd, but the in-use reports ([`activity`] has those).
 pub fn provd(out: &[Output]) -> Vec<ProvdOrder> {
     out.iter()
         .filter_map(|o| match o {
+            Output::Provd(ProvdOrder::Activity { .. }) => None,
             Output::Provd(r) => Some(r.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// What provd is told about the phone being in use.
+pub fn activity(out: &[Output]) -> Vec<bool> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Provd(ProvdOrder::Activity { busy }) => Some(*busy),
             _ => None,
         })
         .collect()

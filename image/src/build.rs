@@ -658,7 +658,7 @@ fn rootfs(
     let version = opts.version.as_str();
     let mut key = Key::new(RECIPE);
     if opts.arch == Arch::Aarch64 {
-        key.str(RECIPE_AARCH64).str(crate::raspi::FSTAB_VAR);
+        key.str(RECIPE_AARCH64).str(&crate::raspi::rootfs_inputs());
     }
     key.str(&opts.variant.suffix());
     key.str(&base.file_name().expect("name").to_string_lossy());

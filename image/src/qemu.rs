@@ -250,6 +250,9 @@ impl Machine {
             .args(["-serial", "chardev:console"])
             .args(["-device", "bochs-display"])
             .args(["-device", "virtio-keyboard-pci"])
+            // A free PCIe slot: a keypad can be plugged in while the phone runs (QMP
+            // device_add ...,bus=keypad-slot), as a USB keypad would be on the Pi.
+            .args(["-device", "pcie-root-port,id=keypad-slot,chassis=9"])
             .args(["-audiodev", &audiodev])
             .args([
                 "-device",

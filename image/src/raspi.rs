@@ -21,6 +21,11 @@
 //! the production command line sets up with `dm-mod.create` before any module can load, while
 //! Debian builds `dm-mod` as a module. QEMU's SD card must be a power of two in size: the card
 //! is padded.
+//!
+//! The device tree is Debian's with the changes the Pi firmware would make ([`dt_edits`]),
+//! among them the `simple-framebuffer` node through which Linux finds the firmware's
+//! framebuffer: QEMU's raspi3b shows [`FRAMEBUFFER`] from reset, in the VideoCore's memory at
+//! the top of RAM, which QEMU already leaves out of the memory node it writes.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -42,7 +47,7 @@ pub const DTB: &str = "bcm2837-rpi-3-b.dtb";
 /// and a dm-verity root; here the console is the PL011 QEMU connects to the serial port, and
 /// the squashfs is the root itself. `net.ifnames=0` keeps the kernel's `eth0`.
 pub const CMDLINE: &str = "console=ttyAMA0,115200 net.ifnames=0 root=/dev/mmcblk0p5 \
-rootfstype=squashfs ro rootwait rauc.slot=A panic=5";
+rootfstype=squashfs ro rootwait rauc.slot=A panic=5 vt.global_cursor_default=0";
 
 /// `config.txt` of the test image's boot partition: what the firmware would be told. QEMU
 /// does not read it.
@@ -61,16 +66,153 @@ enable_uart=1\n";
 /// is no `/dev/ttyAMA0` for a getty. (This image has no Bluetooth driver anyway.)
 const DTB_NO_BT_ON_PL011: &str = "/soc/serial@7e201000/bluetooth";
 
+/// The VC4 display driver's node. QEMU emulates none of what vc4 drives (HVS, pixel valves,
+/// HDMI), and vc4 removes the firmware's framebuffer before it finds that out: disabled.
+const DTB_VC4: &str = "/soc/gpu";
+
+/// The board's memory in MiB: a Pi 3 has 1 GiB (`qemu::Machine::raspi3b` gives QEMU as much;
+/// a test holds the two together).
+pub const MEMORY_MIB: u32 = 1024;
+
+/// The VideoCore's share of the memory, at its top: QEMU's raspi3b (7.2) puts it at RAM size
+/// minus `vcram-size` (`hw/arm/bcm2835_peripherals.c`), 64 MiB unless told otherwise
+/// (`DEFAULT_VCRAM_SIZE` of `hw/display/bcm2835_fb.c`), and tells Linux only of the memory
+/// below it (`hw/arm/raspi.c`). A Pi's firmware splits the memory the same way (`gpu_mem`).
+pub const VCRAM_SIZE: u32 = 64 << 20;
+pub const VCRAM_BASE: u32 = (MEMORY_MIB << 20) - VCRAM_SIZE;
+
+/// A framebuffer in memory, as a `simple-framebuffer` node describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Framebuffer {
+    /// Physical address of the first pixel.
+    pub base: u32,
+    pub width: u32,
+    pub height: u32,
+    pub bytes_per_pixel: u32,
+    /// The pixel layout as the simple-framebuffer binding names it.
+    pub format: &'static str,
+}
+
+impl Framebuffer {
+    /// Bytes from one line to the next (no padding).
+    pub const fn stride(&self) -> u32 {
+        self.width * self.bytes_per_pixel
+    }
+
+    pub const fn size(&self) -> u32 {
+        self.stride() * self.height
+    }
+}
+
+/// The framebuffer QEMU's raspi3b shows from reset, before any mailbox call (QEMU 7.2,
+/// `hw/display/bcm2835_fb.c`: the `xres`, `yres`, `bpp` and `pixo` properties' defaults, at
+/// `vcram_base + BCM2835_FB_OFFSET`): 640x480, 16 bits per pixel, red in the top bits
+/// (`pixo` 1 is RGB). A real Pi's firmware sets its framebuffer up the same way before the
+/// kernel starts, and describes it in the device tree; here [`dt_edits`] does.
+pub const FRAMEBUFFER: Framebuffer = Framebuffer {
+    base: VCRAM_BASE + (1 << 20),
+    width: 640,
+    height: 480,
+    bytes_per_pixel: 2,
+    format: "r5g6b5",
+};
+
+/// One change to the device tree: the options and arguments of an `fdtput` run, the file
+/// going between them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct DtEdit {
+    options: &'static [&'static str],
+    args: Vec<String>,
+}
+
+fn dt_edit(options: &'static [&'static str], args: &[&str]) -> DtEdit {
+    DtEdit {
+        options,
+        args: args.iter().map(|a| a.to_string()).collect(),
+    }
+}
+
+/// What the Pi firmware would change in Debian's device tree before starting the kernel, and
+/// what QEMU needs beyond that:
+///
+/// - the PL011 freed from Bluetooth ([`DTB_NO_BT_ON_PL011`]);
+/// - vc4 disabled ([`DTB_VC4`]);
+/// - [`FRAMEBUFFER`] as a `simple-framebuffer` node under `/chosen` (made a bus for it, as
+///   the binding's example does), which Debian's built-in simplefb driver turns into
+///   `/dev/fb0`;
+/// - the VideoCore's memory as a `no-map` reserved region: QEMU's memory node already ends
+///   below it, but the device tree itself should not let Linux use the pixels QEMU shows.
+fn dt_edits() -> Vec<DtEdit> {
+    let fb = FRAMEBUFFER;
+    let node = format!("/chosen/framebuffer@{:x}", fb.base);
+    let vcram = format!("/reserved-memory/vcram@{VCRAM_BASE:x}");
+    let hex = |v: u32| format!("{v:x}");
+    let dec = |v: u32| v.to_string();
+    vec![
+        dt_edit(&["-r"], &[DTB_NO_BT_ON_PL011]),
+        dt_edit(&["-t", "s"], &[DTB_VC4, "status", "disabled"]),
+        dt_edit(&["-t", "u"], &["/chosen", "#address-cells", "1"]),
+        dt_edit(&["-t", "u"], &["/chosen", "#size-cells", "1"]),
+        dt_edit(&[], &["/chosen", "ranges"]),
+        dt_edit(&["-c"], &[&node]),
+        dt_edit(&["-t", "s"], &[&node, "compatible", "simple-framebuffer"]),
+        dt_edit(
+            &["-t", "x"],
+            &[&node, "reg", &hex(fb.base), &hex(fb.size())],
+        ),
+        dt_edit(&["-t", "u"], &[&node, "width", &dec(fb.width)]),
+        dt_edit(&["-t", "u"], &[&node, "height", &dec(fb.height)]),
+        dt_edit(&["-t", "u"], &[&node, "stride", &dec(fb.stride())]),
+        dt_edit(&["-t", "s"], &[&node, "format", fb.format]),
+        dt_edit(&["-c"], &[&vcram]),
+        dt_edit(
+            &["-t", "x"],
+            &[&vcram, "reg", &hex(VCRAM_BASE), &hex(VCRAM_SIZE)],
+        ),
+        dt_edit(&[], &[&vcram, "no-map"]),
+    ]
+}
+
 /// Lines added to the board's fstab in this Debian image. Buildroot mounts all of `/var` as a
 /// tmpfs filled from `/usr/share/factory` (the root is read-only); Debian's `/var` is on the
 /// read-only root, so what is written there at run time gets a tmpfs of its own, as in the
 /// x86_64 board's fstab (logind's state, the random seed, logs, temporary files).
-pub(crate) const FSTAB_VAR: &str = "\
+const FSTAB_VAR: &str = "\
 # cargo xtask (Debian test image): Debian's /var is on the read-only root; Buildroot's is a tmpfs.
 tmpfs            /var/tmp             tmpfs  mode=1777,nosuid,nodev,size=16m               0      0
 tmpfs            /var/log             tmpfs  mode=0755,nosuid,nodev,size=16m               0      0
 tmpfs            /var/lib/systemd     tmpfs  mode=0755,nosuid,nodev,size=8m                0      0
 ";
+
+/// Files the test image adds for QEMU (path below the root, content): QEMU's display stands in
+/// for the phone's SPI LCD, and the UI starts without the lamps board.
+///
+/// - The board's udev rule names the LCD `/dev/deskphone-lcd`, which the board's UI drop-in
+///   draws on; here that name goes to the framebuffer QEMU shows ([`FRAMEBUFFER`], simplefb).
+/// - The board's UI drop-in lets the UI write the lamps' sysfs directory, which exists only
+///   with the lamps overlay; systemd refuses to start a unit whose `ReadWritePaths=` is
+///   missing, unless the path has a `-` in front. (Sorts after the board's `raspberrypi.conf`.)
+const QEMU_FILES: &[(&str, &str)] = &[
+    (
+        "etc/udev/rules.d/71-deskphone-qemu-lcd.rules",
+        "# cargo xtask (QEMU raspi3b test image): QEMU's display, the firmware framebuffer the\n\
+         # device tree describes, is the phone's LCD.\n\
+         SUBSYSTEM==\"graphics\", KERNEL==\"fb[0-9]*\", DRIVERS==\"simple-framebuffer\", \
+         SYMLINK+=\"deskphone-lcd\"\n",
+    ),
+    (
+        "etc/systemd/system/ui.service.d/zz-qemu-raspi3b.conf",
+        "# cargo xtask (QEMU raspi3b test image): no lamps board, so no deskphone-lamps device.\n\
+         [Service]\n\
+         ReadWritePaths=\n\
+         ReadWritePaths=-/sys/devices/platform/deskphone-lamps\n",
+    ),
+];
+
+/// What [`adapt_rootfs`] adds, for the root filesystem's cache key.
+pub(crate) fn rootfs_inputs() -> String {
+    format!("{FSTAB_VAR}{QEMU_FILES:?}")
+}
 
 /// Where Debian's kernel package puts the Pi 3's device tree.
 const DTB_IN_BASE: &str = "./usr/lib/linux-image-*/broadcom/bcm2837-rpi-3-b.dtb";
@@ -145,14 +287,29 @@ pub(crate) fn sd_card(
     ])
 }
 
-/// Slot A's boot files: the kernel, initramfs and Pi 3 device tree of the base's
-/// linux-image-arm64, `config.txt` and `cmdline.txt`.
+/// Applies `edits` to the device tree blob `dtb` in place.
+fn edit_dtb(dtb: &Path, edits: &[DtEdit]) -> Result<()> {
+    for edit in edits {
+        sh::run(
+            Command::new("fdtput")
+                .args(edit.options)
+                .arg(dtb)
+                .args(&edit.args),
+        )
+        .context("changing the Pi 3 device tree (fdtput, package device-tree-compiler)")?;
+    }
+    Ok(())
+}
+
+/// Slot A's boot files: the kernel, initramfs and Pi 3 device tree (with [`dt_edits`]) of the
+/// base's linux-image-arm64, `config.txt` and `cmdline.txt`.
 fn boot_files(base: &Path, out: &Path) -> Result<String> {
-    let mut key = Key::new("raspi-boot-1");
+    let edits = dt_edits();
+    let mut key = Key::new("raspi-boot-2");
     key.str(&base.file_name().expect("name").to_string_lossy())
         .str(CMDLINE)
         .str(CONFIG_TXT)
-        .str(DTB_NO_BT_ON_PL011);
+        .str(&format!("{edits:?}"));
     cached(out, key.finish(), || {
         let work = out.with_extension("d");
         for d in [&work, &out.to_path_buf()] {
@@ -183,12 +340,7 @@ fn boot_files(base: &Path, out: &Path) -> Result<String> {
             .find(|p| p.is_file())
             .context("the Pi 3 device tree in the Debian base")?;
         fs::copy(dtb, out.join(DTB))?;
-        sh::run(
-            Command::new("fdtput")
-                .arg("-r")
-                .arg(out.join(DTB))
-                .arg(DTB_NO_BT_ON_PL011),
-        )?;
+        edit_dtb(&out.join(DTB), &edits)?;
         fs::write(out.join("cmdline.txt"), format!("{CMDLINE}\n"))?;
         fs::write(out.join("config.txt"), CONFIG_TXT)?;
         fs::remove_dir_all(&work)?;
@@ -198,7 +350,7 @@ fn boot_files(base: &Path, out: &Path) -> Result<String> {
 
 /// What the aarch64 root filesystem needs beyond the overlays: the kernel, initramfs and
 /// device trees live in the boot partitions, not in the root; `/var`'s writable directories
-/// get a tmpfs ([`FSTAB_VAR`]).
+/// get a tmpfs ([`FSTAB_VAR`]); QEMU's display is the LCD ([`QEMU_FILES`]).
 pub(crate) fn adapt_rootfs(root: &Path) -> Result<()> {
     for d in [root.join("boot"), root.join("usr/lib")] {
         for e in fs::read_dir(&d)?.flatten() {
@@ -217,6 +369,11 @@ pub(crate) fn adapt_rootfs(root: &Path) -> Result<()> {
     let mut text = fs::read_to_string(&fstab).context("the board's fstab")?;
     text.push_str(FSTAB_VAR);
     fs::write(&fstab, text)?;
+    for (path, content) in QEMU_FILES {
+        let path = root.join(path);
+        fs::create_dir_all(path.parent().expect("below the root"))?;
+        fs::write(&path, content)?;
+    }
     Ok(())
 }
 
@@ -555,6 +712,118 @@ mod tests {
         let fstab = fs::read_to_string(board.join("etc/fstab")).unwrap();
         assert!(fstab.contains("/dev/mmcblk0p7"));
         assert!(CMDLINE.contains("root=/dev/mmcblk0p5 ") && CMDLINE.contains("rauc.slot=A"));
+    }
+
+    #[test]
+    fn the_framebuffer_is_qemus_at_the_top_of_the_memory() {
+        let fb = FRAMEBUFFER;
+        assert_eq!((fb.stride(), fb.size()), (1280, 614_400));
+        assert_eq!(VCRAM_BASE, 0x3c00_0000);
+        assert_eq!(fb.base, 0x3c10_0000);
+        assert!(fb.base + fb.size() <= VCRAM_BASE + VCRAM_SIZE);
+        // QEMU's memory is the board's: the VideoCore's share sits where this says.
+        let boot = crate::qemu::DirectBoot {
+            kernel: PathBuf::new(),
+            dtb: PathBuf::new(),
+            initrd: PathBuf::new(),
+            cmdline: String::new(),
+        };
+        let machine = crate::qemu::Machine::raspi3b(PathBuf::new(), boot, PathBuf::new());
+        assert_eq!(machine.memory_mib, MEMORY_MIB);
+    }
+
+    /// Runs `cmd`, returns its output; `None` if it failed.
+    fn output(cmd: &mut Command) -> Option<String> {
+        let out = cmd.output().expect("device-tree-compiler installed");
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    #[test]
+    fn the_device_tree_edits_describe_the_framebuffer() {
+        // The nodes of Debian's Pi 3 device tree the edits touch.
+        let dts = "/dts-v1/;\n/ {\n#address-cells = <1>; #size-cells = <1>;\n\
+            chosen { stdout-path = \"serial1:115200n8\"; };\n\
+            reserved-memory { #address-cells = <1>; #size-cells = <1>; ranges; };\n\
+            soc { serial@7e201000 { bluetooth { compatible = \"brcm,bcm43438-bt\"; }; };\n\
+            gpu { compatible = \"brcm,bcm2835-vc4\"; }; };\n};\n";
+        let dir = tempfile::tempdir().unwrap();
+        let (source, dtb) = (dir.path().join("pi.dts"), dir.path().join("pi.dtb"));
+        fs::write(&source, dts).unwrap();
+        sh::run(
+            Command::new("dtc")
+                .args(["-q", "-I", "dts", "-O", "dtb", "-o"])
+                .arg(&dtb)
+                .arg(&source),
+        )
+        .unwrap();
+        edit_dtb(&dtb, &dt_edits()).unwrap();
+
+        let get = |args: &[&str]| {
+            output(
+                Command::new("fdtget")
+                    .args(&args[..1])
+                    .arg(&dtb)
+                    .args(&args[1..]),
+            )
+        };
+        let fb = "/chosen/framebuffer@3c100000";
+        assert_eq!(
+            get(&["-ts", fb, "compatible"]).as_deref(),
+            Some("simple-framebuffer")
+        );
+        assert_eq!(get(&["-tx", fb, "reg"]).as_deref(), Some("3c100000 96000"));
+        assert_eq!(get(&["-tu", fb, "width"]).as_deref(), Some("640"));
+        assert_eq!(get(&["-tu", fb, "height"]).as_deref(), Some("480"));
+        assert_eq!(get(&["-tu", fb, "stride"]).as_deref(), Some("1280"));
+        assert_eq!(get(&["-ts", fb, "format"]).as_deref(), Some("r5g6b5"));
+        // /chosen translates its children's addresses one to one.
+        assert_eq!(
+            get(&["-tu", "/chosen", "#address-cells"]).as_deref(),
+            Some("1")
+        );
+        assert_eq!(
+            get(&["-tu", "/chosen", "#size-cells"]).as_deref(),
+            Some("1")
+        );
+        assert_eq!(get(&["-tx", "/chosen", "ranges"]).as_deref(), Some(""));
+        let vcram = "/reserved-memory/vcram@3c000000";
+        assert_eq!(
+            get(&["-tx", vcram, "reg"]).as_deref(),
+            Some("3c000000 4000000")
+        );
+        assert_eq!(get(&["-tx", vcram, "no-map"]).as_deref(), Some(""));
+        assert_eq!(
+            get(&["-ts", DTB_VC4, "status"]).as_deref(),
+            Some("disabled")
+        );
+        assert_eq!(get(&["-l", "/soc/serial@7e201000"]).as_deref(), Some(""));
+    }
+
+    #[test]
+    fn qemus_display_is_the_lcd_the_boards_ui_draws_on() {
+        let board = workspace().join("buildroot-overlay/board/raspberrypi/rootfs-overlay");
+        let dropins = board.join("usr/lib/systemd/system/ui.service.d");
+        let (rule, ui) = (QEMU_FILES[0], QEMU_FILES[1]);
+        assert!(rule.1.contains("SYMLINK+=\"deskphone-lcd\""));
+        let mut fbdev = None;
+        for e in fs::read_dir(&dropins).unwrap().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            // Drop-ins apply in file-name order whatever their directory: the test image's
+            // ReadWritePaths= reset comes after the board's.
+            assert!(
+                *ui.0.rsplit('/').next().unwrap() > *name,
+                "{} sorts before {name}",
+                ui.0
+            );
+            let text = fs::read_to_string(e.path()).unwrap();
+            if let Some(at) = text.find("--fbdev ") {
+                fbdev = text[at + 8..].split_whitespace().next().map(str::to_string);
+            }
+        }
+        assert_eq!(fbdev.as_deref(), Some("/dev/deskphone-lcd"));
+        assert!(ui.0.starts_with("etc/systemd/system/ui.service.d/"));
     }
 
     #[test]

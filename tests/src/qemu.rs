@@ -621,6 +621,31 @@ impl QemuPhone {
         }
     }
 
+    /// `phonectl status` once the UI's screen is `name` (polled; fails after `wait`).
+    pub fn wait_screen(&mut self, name: &str, wait: Duration) -> Value {
+        let start = Instant::now();
+        loop {
+            let s = self.status();
+            if s["screen"]["name"] == name {
+                return s;
+            }
+            assert!(
+                start.elapsed() < wait,
+                "no {name} screen: {:#}",
+                s["screen"]
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    /// What QEMU's display shows now, also kept as `NAME.ppm` in the machine's directory.
+    pub fn screendump(&mut self, name: &str) -> Screendump {
+        let path = self.dir.join(format!("{name}.ppm"));
+        self.qmp().screendump(&path).unwrap();
+        let data = std::fs::read(&path).unwrap();
+        Screendump::from_ppm(&data).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
     /// A QMP connection to this machine's QEMU.
     pub fn qmp(&self) -> Qmp {
         Qmp::connect(&self.machine.qmp)
@@ -674,6 +699,78 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).rposition(|w| w == needle)
+}
+
+/// A screenshot of QEMU's display (QMP `screendump`): RGB, 8 bits a channel, row by row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Screendump {
+    pub width: usize,
+    pub height: usize,
+    pub rgb: Vec<u8>,
+}
+
+impl Screendump {
+    /// Reads the binary PPM (`P6`, maximum 255) QEMU writes.
+    pub fn from_ppm(data: &[u8]) -> Result<Screendump, String> {
+        // Header: "P6", width, height, maximum, each followed by one whitespace byte.
+        let mut fields = Vec::new();
+        let mut at = 0;
+        while fields.len() < 4 {
+            while data.get(at).is_some_and(u8::is_ascii_whitespace) {
+                at += 1;
+            }
+            let start = at;
+            while data.get(at).is_some_and(|b| !b.is_ascii_whitespace()) {
+                at += 1;
+            }
+            if start == at {
+                return Err(format!(
+                    "PPM header cut short after {} fields",
+                    fields.len()
+                ));
+            }
+            fields.push(String::from_utf8_lossy(&data[start..at]).into_owned());
+            at += 1;
+        }
+        if fields[0] != "P6" || fields[3] != "255" {
+            return Err(format!("not an 8-bit binary PPM: {fields:?}"));
+        }
+        let number = |s: &str| {
+            s.parse::<usize>()
+                .map_err(|e| format!("PPM size {s:?}: {e}"))
+        };
+        let (width, height) = (number(&fields[1])?, number(&fields[2])?);
+        let rgb = data.get(at.min(data.len())..).unwrap_or_default();
+        if rgb.len() != width * height * 3 {
+            return Err(format!(
+                "{width}x{height} PPM with {} bytes of pixels",
+                rgb.len()
+            ));
+        }
+        Ok(Screendump {
+            width,
+            height,
+            rgb: rgb.to_vec(),
+        })
+    }
+
+    /// The share of the pixels that are exactly `colour`.
+    pub fn share_of(&self, colour: [u8; 3]) -> f64 {
+        let n = self.rgb.chunks_exact(3).filter(|p| *p == colour).count();
+        n as f64 / (self.width * self.height).max(1) as f64
+    }
+
+    /// How many pixels differ from `other`'s (all of them when the sizes differ).
+    pub fn pixels_differing(&self, other: &Screendump) -> usize {
+        if (self.width, self.height) != (other.width, other.height) {
+            return self.width * self.height;
+        }
+        self.rgb
+            .chunks_exact(3)
+            .zip(other.rgb.chunks_exact(3))
+            .filter(|(a, b)| a != b)
+            .count()
+    }
 }
 
 /// A QMP client: JSON lines over QEMU's Unix socket. Three commands are all the tests need,
@@ -745,9 +842,61 @@ impl Qmp {
         Ok(())
     }
 
+    /// A key pressed and released on one keyboard of the machine (its QOM id).
+    pub fn press_key_on(&mut self, device: &str, qcode: &str) -> Result<(), String> {
+        for down in [true, false] {
+            self.execute(
+                "input-send-event",
+                json!({"device": device, "events": [{"type": "key", "data": {
+                    "down": down, "key": {"type": "qcode", "data": qcode}}}]}),
+            )?;
+        }
+        Ok(())
+    }
+
     /// A screenshot of the display, as a PPM file.
     pub fn screendump(&mut self, path: &Path) -> Result<(), String> {
         self.execute("screendump", json!({"filename": path.to_string_lossy()}))
             .map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn screendumps_read_qemus_ppm() {
+        // 2x1: a background pixel whose bytes include whitespace values, then black.
+        let mut ppm = b"P6\n2 1\n255\n".to_vec();
+        ppm.extend([0x0a, 0x20, 0x09, 0, 0, 0]);
+        let shot = Screendump::from_ppm(&ppm).unwrap();
+        assert_eq!((shot.width, shot.height), (2, 1));
+        assert_eq!(shot.share_of([0x0a, 0x20, 0x09]), 0.5);
+        assert_eq!(shot.share_of([1, 2, 3]), 0.0);
+
+        let mut other = shot.clone();
+        assert_eq!(shot.pixels_differing(&other), 0);
+        other.rgb[5] = 1;
+        assert_eq!(shot.pixels_differing(&other), 1);
+        other.width = 1;
+        assert_eq!(shot.pixels_differing(&other), 2);
+    }
+
+    #[test]
+    fn broken_screendumps_are_errors() {
+        for (ppm, why) in [
+            (&b"P6\n2 1\n"[..], "cut short"),
+            (&b"P5\n1 1\n255\n\0"[..], "not an 8-bit binary PPM"),
+            (
+                &b"P6\n1 1\n65535\n\0\0\0\0\0\0"[..],
+                "not an 8-bit binary PPM",
+            ),
+            (&b"P6\nx 1\n255\n\0\0\0"[..], "PPM size"),
+            (&b"P6\n2 2\n255\n\0\0\0"[..], "bytes of pixels"),
+        ] {
+            let e = Screendump::from_ppm(ppm).unwrap_err();
+            assert!(e.contains(why), "{e}");
+        }
     }
 }

@@ -2524,7 +2524,7 @@ fn the_pi_ui_drop_in_names_the_lcd_and_the_lamps_file() {
         config,
         deskphone_lamps::LampConfig::parse(deskphone_lamps::LampConfig::RASPBERRY_PI).unwrap()
     );
-    assert!(drop_in.contains("ReadWritePaths=/sys/devices/platform/deskphone-lamps"));
+    assert!(drop_in.contains("ReadWritePaths=-/sys/devices/platform/deskphone-lamps"));
     let overlay =
         std::fs::read_to_string(overlay_dir().join("deskphone-lamps-overlay.dts")).unwrap();
     assert!(

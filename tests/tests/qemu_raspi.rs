@@ -5,15 +5,19 @@
 //! adapter, and provd provisions from the test's tree. Then: the phone's services are active,
 //! the root is slot A's squashfs, the data partition is the card's seventh, provd confirmed
 //! the boot to RAUC through the board's tryboot backend, and the USB keyboard is an evdev
-//! device that receives keys sent through QMP. Whether a framebuffer exists is reported, not
-//! asserted: QEMU's raspi3b has one, but Linux only finds it through the simple-framebuffer
-//! node the Pi firmware adds to the device tree, and nothing adds it here.
+//! device that receives keys sent through QMP. The screen: QEMU's raspi3b shows the
+//! framebuffer the Pi firmware would set up, which the image's device tree describes
+//! (`simple-framebuffer`, see `image/src/raspi.rs`); it is `/dev/fb0`, the test image names it
+//! the phone's LCD, and the UI draws its idle screen there, which QMP's screendump sees, and
+//! changes it for the Settings key pressed on the USB keyboard.
 
 use std::time::{Duration, Instant};
 
-use deskphone_e2e::qemu::{image_of, report, Arch, QemuPhone, HOST_ADDR};
+use deskphone_e2e::qemu::{image_of, report, Arch, QemuPhone, Screendump, HOST_ADDR};
 use deskphone_e2e::write_tree;
+use embedded_graphics::pixelcolor::{Rgb888, RgbColor};
 use serde_json::Value;
+use xtask::raspi::FRAMEBUFFER;
 
 /// TCG emulates the Pi's four cores on two host cores, possibly while other tests run.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(420);
@@ -45,6 +49,27 @@ fn events(od: &str) -> Vec<(u16, u16, i32)> {
                     (u32::from(w[11]) << 16 | u32::from(w[10])) as i32,
                 )
             })
+        })
+        .collect()
+}
+
+/// `colour` as QEMU shows it from an RGB565 framebuffer: the display driver keeps each
+/// channel's top bits (5, 6, 5), QEMU's bcm2835_fb shifts them back up with zeros below.
+fn as_rgb565_shows(colour: Rgb888) -> [u8; 3] {
+    [colour.r() & 0xf8, colour.g() & 0xfc, colour.b() & 0xf8]
+}
+
+/// The `(start, end)` of every `System RAM` range in `/proc/iomem` (as root: real addresses).
+fn system_ram(iomem: &str) -> Vec<(u64, u64)> {
+    iomem
+        .lines()
+        .filter(|l| l.trim_end().ends_with(": System RAM"))
+        .filter_map(|l| {
+            let (start, end) = l.trim().split(' ').next()?.split_once('-')?;
+            Some((
+                u64::from_str_radix(start, 16).ok()?,
+                u64::from_str_radix(end, 16).ok()?,
+            ))
         })
         .collect()
 }
@@ -150,8 +175,8 @@ fn raspi3b_smoke_boot_the_services_start() {
     let state = phone.sh_timeout("systemctl is-system-running --wait", BOOT_TIMEOUT);
     let failed = phone.sh_ok("systemctl --failed --no-legend --plain");
     assert_eq!(state.output.trim(), "running", "failed units: {failed}");
-    // mediad too, though raspi3b has no sound card for it.
-    let active = phone.sh("systemctl is-active sipd.service mediad.service");
+    // mediad too, though raspi3b has no sound card for it; and the UI.
+    let active = phone.sh("systemctl is-active sipd.service mediad.service ui.service");
     assert_eq!(active.status, 0, "inactive services:\n{}", active.output);
 
     // Slot A's read-only squashfs from the card, the data partition at its seventh partition.
@@ -226,21 +251,9 @@ fn raspi3b_smoke_boot_the_services_start() {
         "KEY_A from QMP on {kbd}: {got:?}"
     );
 
-    // The framebuffer: reported, not faked.
-    let fb = phone.sh("test -c /dev/fb0").status == 0;
-    if fb {
-        let name = phone.sh_ok("cat /sys/class/graphics/fb0/name");
-        report(&format!("raspi3b: /dev/fb0 exists ({})", name.trim()));
-    } else {
-        report(
-            "raspi3b: no /dev/fb0 (known limitation: Linux finds the Pi's framebuffer through \
-             the simple-framebuffer node the GPU firmware adds to the device tree; QEMU boots \
-             the kernel directly, without that firmware)",
-        );
-    }
-    let shot = phone.dir.join("screen.ppm");
-    qmp.screendump(&shot).unwrap();
-    assert!(std::fs::read(&shot).unwrap().starts_with(b"P6\n"));
+    // QEMU's QMP socket takes one client at a time.
+    drop(qmp);
+    screen(&mut phone);
 
     let sizes: Vec<String> = [
         ("root filesystem", &image.rootfs),
@@ -263,6 +276,103 @@ fn raspi3b_smoke_boot_the_services_start() {
         built.as_secs_f64(),
         test_start.elapsed().as_secs_f64()
     ));
+}
+
+/// QEMU's framebuffer is `/dev/fb0` with the figures of the device tree, outside the memory
+/// Linux uses, and the phone's LCD; the UI draws its idle screen there (what QEMU shows is
+/// mostly the LCD background), and the Settings key (F5 on a PC keyboard, the built-in
+/// keymap) changes screen and picture.
+fn screen(phone: &mut QemuPhone) {
+    let fb = FRAMEBUFFER;
+    let sysfs = phone.sh_ok(
+        "cd /sys/class/graphics/fb0 && cat name virtual_size bits_per_pixel stride && \
+         readlink -f /dev/deskphone-lcd",
+    );
+    assert_eq!(
+        sysfs.split_whitespace().collect::<Vec<_>>(),
+        [
+            "simple",
+            &format!("{},{}", fb.width, fb.height),
+            &(fb.bytes_per_pixel * 8).to_string(),
+            &fb.stride().to_string(),
+            "/dev/fb0",
+        ],
+        "fb0 (name, size, depth, stride) and the LCD's link"
+    );
+    let ram = system_ram(&phone.sh_ok("cat /proc/iomem"));
+    let (fb_start, fb_end) = (u64::from(fb.base), u64::from(fb.base + fb.size()));
+    assert!(!ram.is_empty(), "no System RAM in /proc/iomem");
+    assert!(
+        ram.iter().all(|&(s, e)| e < fb_start || s >= fb_end),
+        "Linux uses the framebuffer's memory: {ram:x?}"
+    );
+
+    let wait = Duration::from_secs(120);
+    let s = phone.wait_screen("idle", wait);
+    let ui = &s["ui"];
+    let display = ui["display"].as_str().unwrap_or_default();
+    assert!(
+        display.contains("/dev/deskphone-lcd") && display.contains("RGB565"),
+        "the UI draws on the LCD, QEMU's framebuffer: {ui:#}"
+    );
+    assert!(
+        ui["inputs"].as_array().is_some_and(|i| !i.is_empty()),
+        "the UI reads the keyboard: {ui:#}"
+    );
+    let idle = phone.screendump("screen-idle");
+    assert_eq!(
+        (idle.width, idle.height),
+        (fb.width as usize, fb.height as usize)
+    );
+    let background = as_rgb565_shows(deskphone_screen::render::Theme::LCD.background);
+    let idle_bg = idle.share_of(background);
+    assert!(
+        idle_bg > 0.5,
+        "QEMU's display shows the UI's idle screen: {idle_bg:.3} background {background:?}"
+    );
+
+    let pressed = Instant::now();
+    phone.qmp().press_key("f5").unwrap();
+    phone.wait_screen("settings", wait);
+    let to_settings = pressed.elapsed();
+    let settings: Screendump = phone.screendump("screen-settings");
+    let changed = idle.pixels_differing(&settings);
+    // More than a text cursor's worth: the picture is the settings menu now.
+    assert!(
+        changed > idle.width * idle.height / 100,
+        "the display changed for the settings screen: {changed} pixels"
+    );
+    report(&format!(
+        "raspi3b screen: /dev/fb0 simplefb {}x{} {} ({} bpp, stride {} B) at {:#x}, {} KiB; \
+         UI: {display}; idle {idle_bg:.3} background; F5 to the settings screen in {:.1} s \
+         (as phonectl polled it), {changed} pixels changed",
+        fb.width,
+        fb.height,
+        fb.format,
+        fb.bytes_per_pixel * 8,
+        fb.stride(),
+        fb.base,
+        fb.size() / 1024,
+        to_settings.as_secs_f64()
+    ));
+}
+
+#[test]
+fn system_ram_is_read_from_iomem() {
+    let iomem = "00000000-3bffffff : System RAM\n  00210000-0154ffff : Kernel code\n\
+                 3c100000-3c195fff : 3c100000.framebuffer\n3f000000-3f000fff : System RAM\n";
+    assert_eq!(
+        system_ram(iomem),
+        vec![(0, 0x3bff_ffff), (0x3f00_0000, 0x3f00_0fff)]
+    );
+}
+
+#[test]
+fn rgb565_keeps_the_top_bits() {
+    assert_eq!(
+        as_rgb565_shows(Rgb888::new(0xc5, 0xcf, 0xb8)),
+        [0xc0, 0xcc, 0xb8]
+    );
 }
 
 #[test]

@@ -18,7 +18,7 @@
 use std::time::{Duration, Instant};
 
 use deskphone_e2e::baresip::{tone_share, wav_samples, Baresip, BaresipOptions, SINE_HZ};
-use deskphone_e2e::qemu::{image, report, QemuPhone};
+use deskphone_e2e::qemu::{image, report, QemuPhone, Screendump};
 use deskphone_e2e::sip::{check_sync_scenario, Kamailio, Sipp};
 use deskphone_e2e::sound::Sound;
 use deskphone_e2e::{private_network, workspace, write_tree};
@@ -173,6 +173,7 @@ fn the_image_registers_the_sample_lines_behind_nat_and_calls_baresip_with_audio_
 
     call_baresip(&mut phone, &kam, &sound);
     answer_baresip_by_key(&mut phone, &kam);
+    plug_in_a_keypad(&mut phone);
     check_sync(&mut phone, tree.path());
     report(&format!(
         "test qemu_sip: {:.1} s",
@@ -180,40 +181,12 @@ fn the_image_registers_the_sample_lines_behind_nat_and_calls_baresip_with_audio_
     ));
 }
 
-/// The UI's screen as the image's `phonectl status --json` reports it, once its name is
-/// `name`.
-fn wait_screen(phone: &mut QemuPhone, name: &str, wait: Duration) -> Value {
-    let start = Instant::now();
-    loop {
-        let s = phone.status();
-        if s["screen"]["name"] == name {
-            return s;
-        }
-        assert!(
-            start.elapsed() < wait,
-            "no {name} screen: {:#}",
-            s["screen"]
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
-}
-
-/// A QMP screendump of QEMU's display (PPM): its size and the share of its pixels in the
-/// UI's background colour.
-fn screendump(phone: &mut QemuPhone, name: &str) -> (Vec<u8>, (usize, usize), f64) {
-    let path = phone.dir.join(format!("{name}.ppm"));
-    phone.qmp().screendump(&path).unwrap();
-    let data = std::fs::read(&path).unwrap();
-    // P6\nW H\n255\n then RGB.
-    let header: Vec<&[u8]> = data.splitn(4, |b| b.is_ascii_whitespace()).collect();
-    let w: usize = std::str::from_utf8(header[1]).unwrap().parse().unwrap();
-    let h: usize = std::str::from_utf8(header[2]).unwrap().parse().unwrap();
-    let pixels = data[data.len() - w * h * 3..].to_vec();
+/// The share of a screendump's pixels in the UI's background colour (the framebuffer is
+/// bochs-display's 32-bit XRGB8888: every colour is shown as it is).
+fn background_share(shot: &Screendump) -> f64 {
     let background = deskphone_screen::render::Theme::LCD.background;
     use embedded_graphics::pixelcolor::RgbColor;
-    let bg = [background.r(), background.g(), background.b()];
-    let share = pixels.chunks(3).filter(|p| *p == bg).count() as f64 / (w * h) as f64;
-    (pixels, (w, h), share)
+    shot.share_of([background.r(), background.g(), background.b()])
 }
 
 /// baresip calls the phone: the image's UI shows it ringing on its framebuffer (QEMU's
@@ -221,7 +194,7 @@ fn screendump(phone: &mut QemuPhone, name: &str) -> (Vec<u8>, (usize, usize), f6
 /// the call connects, and F2 (EndCall) ends it.
 fn answer_baresip_by_key(phone: &mut QemuPhone, kam: &Kamailio) {
     let wait = Duration::from_secs(60);
-    let s = wait_screen(phone, "idle", wait);
+    let s = phone.wait_screen("idle", wait);
     let ui = &s["ui"];
     assert!(
         ui["display"]
@@ -233,7 +206,8 @@ fn answer_baresip_by_key(phone: &mut QemuPhone, kam: &Kamailio) {
         ui["inputs"].as_array().is_some_and(|i| !i.is_empty()),
         "the UI reads the keyboard: {ui:#}"
     );
-    let (idle, size, idle_bg) = screendump(phone, "screen-idle");
+    let idle = phone.screendump("screen-idle");
+    let idle_bg = background_share(&idle);
     assert!(
         idle_bg > 0.5,
         "QEMU's display shows the UI: {idle_bg:.2} background"
@@ -247,37 +221,89 @@ fn answer_baresip_by_key(phone: &mut QemuPhone, kam: &Kamailio) {
     });
     let start = Instant::now();
     bob.dial(&format!("sip:1001@{PBX_ADDR}:{}", kam.addr.port()));
-    let s = wait_screen(phone, "ringing", wait);
+    let s = phone.wait_screen("ringing", wait);
     assert_eq!(s["screen"]["softkeys"][0], "Answer", "{:#}", s["screen"]);
     let ringing_after = start.elapsed();
-    let (ringing, _, _) = screendump(phone, "screen-ringing");
-    assert_ne!(idle, ringing, "the display changed for the ringing call");
+    let ringing = phone.screendump("screen-ringing");
+    assert!(
+        idle.pixels_differing(&ringing) > 0,
+        "the display changed for the ringing call"
+    );
 
     phone.qmp().press_key("f1").unwrap();
     bob.wait_event("CALL_ESTABLISHED", wait);
     let key_to_call = start.elapsed() - ringing_after;
-    let s = wait_screen(phone, "connected", wait);
+    let s = phone.wait_screen("connected", wait);
     assert_eq!(
         s["ui"]["audio_path"], "speaker",
         "answered on the speaker: {s:#}"
     );
-    let (connected, _, _) = screendump(phone, "screen-connected");
-    assert_ne!(
-        ringing, connected,
+    let connected = phone.screendump("screen-connected");
+    assert!(
+        ringing.pixels_differing(&connected) > 0,
         "the display changed for the connected call"
     );
 
     phone.qmp().press_key("f2").unwrap();
     bob.wait_event("CALL_CLOSED", wait);
-    wait_screen(phone, "idle", wait);
+    phone.wait_screen("idle", wait);
     report(&format!(
         "UI in the image: {}x{} framebuffer, {idle_bg:.2} of it background when idle; \
          ringing shown {:.1} s after baresip dialled; F1 through QMP to an established call \
          in {:.1} s",
-        size.0,
-        size.1,
+        idle.width,
+        idle.height,
         ringing_after.as_secs_f64(),
         key_to_call.as_secs_f64()
+    ));
+}
+
+/// A second keyboard plugged in while the phone runs (a virtio keyboard hot-plugged into a
+/// PCIe slot, as a USB keypad would be on the Pi): the UI finds it by itself, keys pressed on
+/// it work, and it is dropped when unplugged.
+fn plug_in_a_keypad(phone: &mut QemuPhone) {
+    let inputs = |phone: &mut QemuPhone| -> Vec<Value> {
+        phone.status()["ui"]["inputs"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    };
+    let wait_inputs = |phone: &mut QemuPhone, n: usize| {
+        let start = Instant::now();
+        loop {
+            let now = inputs(phone);
+            if now.len() == n {
+                return start.elapsed();
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "the UI reads {now:?}, not {n} devices"
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    };
+    let before = inputs(phone).len();
+    let mut qmp = phone.qmp();
+    qmp.execute(
+        "device_add",
+        serde_json::json!({"driver": "virtio-keyboard-pci", "id": "keypad2", "bus": "keypad-slot"}),
+    )
+    .unwrap();
+    let found = wait_inputs(phone, before + 1);
+    // F7 (Directories) on the new keyboard only. (One QMP connection: QEMU serves one at a
+    // time.)
+    qmp.press_key_on("keypad2", "f7").unwrap();
+    phone.wait_screen("directories", Duration::from_secs(30));
+    qmp.press_key_on("keypad2", "f4").unwrap();
+    phone.wait_screen("idle", Duration::from_secs(30));
+    qmp.execute("device_del", serde_json::json!({"id": "keypad2"}))
+        .unwrap();
+    let dropped = wait_inputs(phone, before);
+    report(&format!(
+        "keypad plugged in: read by the UI {:.1} s after device_add, dropped {:.1} s after \
+         device_del",
+        found.as_secs_f64(),
+        dropped.as_secs_f64()
     ));
 }
 

@@ -66,3 +66,23 @@ pub fn init_logging() {
     }
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
 }
+
+/// Runs a service's main future on a single-threaded runtime and turns its outcome into the
+/// exit status: its own code, or 1 with the error logged.
+pub fn run_service<F>(service: F) -> std::process::ExitCode
+where
+    F: std::future::Future<Output = anyhow::Result<i32>>,
+{
+    let result = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|rt| rt.block_on(service));
+    match result {
+        Ok(code) => std::process::ExitCode::from(code as u8),
+        Err(e) => {
+            log::error!("{e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -35,16 +35,5 @@ fn main() -> std::process::ExitCode {
         sip_port: args.sip_port,
         started,
     };
-    let result = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(anyhow::Error::from)
-        .and_then(|rt| rt.block_on(run(opts)));
-    match result {
-        Ok(code) => std::process::ExitCode::from(code as u8),
-        Err(e) => {
-            log::error!("{e:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    deskphone_ipc::systemd::run_service(run(opts))
 }

@@ -93,16 +93,5 @@ fn main() -> std::process::ExitCode {
         lamps: args.lamps,
         hook_gpio: args.hook_gpio,
     };
-    let result = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(anyhow::Error::from)
-        .and_then(|rt| rt.block_on(run(opts)));
-    match result {
-        Ok(code) => std::process::ExitCode::from(code as u8),
-        Err(e) => {
-            log::error!("{e:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    deskphone_ipc::systemd::run_service(run(opts))
 }

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use deskphone_config::value::{self, MONTHS, WEEKDAYS};
 use deskphone_config::{lookup, params, table::TIME_ZONES, Edit, Kind, Menu, ParamDef, ParamId};
 
 use crate::entry::EntryMode;
@@ -221,34 +222,18 @@ pub fn cycled(def: &ParamDef, raw: &str) -> String {
             let names: Vec<&str> = TIME_ZONES.iter().map(|(n, _)| *n).collect();
             next(&names, raw)
         }
+        // Numbers and short names read as the full name, so the cycle goes on from there.
         Kind::Month => next(
-            &[
-                "January",
-                "February",
-                "March",
-                "April",
-                "May",
-                "June",
-                "July",
-                "August",
-                "September",
-                "October",
-                "November",
-                "December",
-            ],
-            raw,
+            &MONTHS,
+            value::month_number(raw.trim())
+                .map(|n| MONTHS[n as usize - 1])
+                .unwrap_or(raw),
         ),
         Kind::Weekday => next(
-            &[
-                "Sunday",
-                "Monday",
-                "Tuesday",
-                "Wednesday",
-                "Thursday",
-                "Friday",
-                "Saturday",
-            ],
-            raw,
+            &WEEKDAYS,
+            value::weekday_number(raw.trim())
+                .map(|n| WEEKDAYS[n as usize - 1])
+                .unwrap_or(raw),
         ),
         Kind::WeekOfMonth => next(&["1", "2", "3", "4", "5", "6", "8"], raw),
         _ => raw.to_string(),
@@ -417,5 +402,14 @@ mod tests {
             cycled(lookup("time_zone").unwrap().def(), "bogus"),
             TIME_ZONES[0].0
         );
+        let month = lookup("dst_start_month").unwrap().def();
+        assert_eq!(
+            cycled(month, "3"),
+            "April",
+            "a number goes on to the next name"
+        );
+        assert_eq!(cycled(month, "dec"), "January");
+        let day = lookup("dst_start_day_of_week").unwrap().def();
+        assert_eq!(cycled(day, "7"), "Sunday");
     }
 }

@@ -69,6 +69,9 @@ const PACKAGES_X86_64: &[&str] = &[
     "linux-image-amd64",
     // Lets customize.sh purge usrmerge (and perl): the root is merged-/usr from the start.
     "usr-is-merged",
+    // Test image only: the QEMU tests make uinput keypads and hook switches with it (a test
+    // backend of the evdev path); a production image (Buildroot) has no such tool.
+    "evemu-tools",
 ];
 
 /// Packages on top of `minbase` (aarch64, the raspi3b image): those of x86_64 but GRUB (the

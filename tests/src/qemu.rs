@@ -353,6 +353,9 @@ impl QemuPhone {
     /// (the earliest on the console) and the offset just past it.
     fn wait_any(&mut self, offset: usize, patterns: &[&str], timeout: Duration) -> (usize, usize) {
         let deadline = Instant::now() + timeout;
+        // QEMU may exit (-no-reboot) before its last words have been read from its output:
+        // one more look once it has stopped.
+        let mut stopped = false;
         loop {
             {
                 let t = self.console.text.lock().unwrap();
@@ -375,6 +378,11 @@ impl QemuPhone {
                 }
             }
             if !self.running() {
+                if !stopped {
+                    stopped = true;
+                    std::thread::sleep(Duration::from_millis(500));
+                    continue;
+                }
                 panic!(
                     "QEMU stopped while waiting for {patterns:?}\n{}",
                     self.tail()
@@ -836,18 +844,6 @@ impl Qmp {
             self.execute(
                 "input-send-event",
                 json!({"events": [{"type": "key", "data": {
-                    "down": down, "key": {"type": "qcode", "data": qcode}}}]}),
-            )?;
-        }
-        Ok(())
-    }
-
-    /// A key pressed and released on one keyboard of the machine (its QOM id).
-    pub fn press_key_on(&mut self, device: &str, qcode: &str) -> Result<(), String> {
-        for down in [true, false] {
-            self.execute(
-                "input-send-event",
-                json!({"device": device, "events": [{"type": "key", "data": {
                     "down": down, "key": {"type": "qcode", "data": qcode}}}]}),
             )?;
         }

@@ -86,37 +86,45 @@ fn a_new_sync_value_reboots_once_and_is_remembered() {
     assert_eq!(p.boots(), 2);
 }
 
-#[test]
-fn a_busy_phone_waits_until_it_has_been_idle() {
+/// A phone whose check-sync waits 1 s of idle phone (the guide's 20 s, shortened), with a
+/// new SYNC on its server.
+fn phone_waiting_one_second_for_idle() -> (tempfile::TempDir, TftpServer, Phone) {
     let root = tempfile::tempdir().unwrap();
     tree(root.path(), "5");
     let server = TftpServer::start("127.0.0.1", root.path());
     let addr = server.addr.to_string();
     let mut p = Phone::new(MAC, &["--tftp", &addr, "--resync-idle-secs", "1"]);
     p.start();
-    p.ok(&["activity", "busy"]);
-    p.ok(&["resync"]);
-    std::thread::sleep(Duration::from_secs(3));
-    assert_eq!(p.boots(), 1, "rebooted during a call");
-    assert_eq!(p.status()["resync"]["state"], "waiting_for_idle_phone");
+    (root, server, p)
+}
+
+/// `phonectl ARGS` makes the phone idle: the reboot for the new SYNC follows, not before
+/// the idle wait.
+fn idle_then_reboot(p: &Phone, args: &[&str]) {
     let idle = Instant::now();
-    p.ok(&["activity", "idle"]);
+    p.ok(args);
     wait_for("the reboot", Duration::from_secs(30), || {
         (p.boots() == 2).then_some(())
     });
     assert!(idle.elapsed() >= Duration::from_secs(1));
 }
 
+#[test]
+fn a_busy_phone_waits_until_it_has_been_idle() {
+    let (_root, _server, p) = phone_waiting_one_second_for_idle();
+    p.ok(&["activity", "busy"]);
+    p.ok(&["resync"]);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(p.boots(), 1, "rebooted during a call");
+    assert_eq!(p.status()["resync"]["state"], "waiting_for_idle_phone");
+    idle_then_reboot(&p, &["activity", "idle"]);
+}
+
 /// The handset lifted on the UI keeps the phone busy, whatever another client says: each
 /// client's word counts until it takes it back.
 #[test]
 fn an_off_hook_handset_holds_the_check_sync_back() {
-    let root = tempfile::tempdir().unwrap();
-    tree(root.path(), "5");
-    let server = TftpServer::start("127.0.0.1", root.path());
-    let addr = server.addr.to_string();
-    let mut p = Phone::new(MAC, &["--tftp", &addr, "--resync-idle-secs", "1"]);
-    p.start();
+    let (_root, _server, p) = phone_waiting_one_second_for_idle();
     wait_for("the UI", Duration::from_secs(20), || {
         (p.status()["screen"]["name"] == "idle").then_some(())
     });
@@ -127,12 +135,7 @@ fn an_off_hook_handset_holds_the_check_sync_back() {
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(p.boots(), 1, "rebooted with the handset off hook");
     assert_eq!(p.status()["resync"]["state"], "waiting_for_idle_phone");
-    let idle = Instant::now();
-    p.ok(&["key", "onhook"]);
-    wait_for("the reboot", Duration::from_secs(30), || {
-        (p.boots() == 2).then_some(())
-    });
-    assert!(idle.elapsed() >= Duration::from_secs(1));
+    idle_then_reboot(&p, &["key", "onhook"]);
 }
 
 #[test]

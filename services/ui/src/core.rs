@@ -1695,39 +1695,7 @@ impl UiCore {
     /// The screen as `phonectl status --json` shows it.
     pub fn screen_status(&self) -> ScreenStatus {
         let (s, name) = self.screen();
-        let title = s
-            .title
-            .as_ref()
-            .map(|t| t.text.clone())
-            .unwrap_or_else(|| s.status_bar.left.clone());
-        let mut lines: Vec<String> = s
-            .rows
-            .iter()
-            .map(|r| {
-                let mut t = String::new();
-                if let Some(n) = r.number {
-                    t.push_str(&format!("{n} "));
-                }
-                t.push_str(&r.text);
-                if let Some(v) = &r.value {
-                    t.push_str(&format!(": {v}"));
-                }
-                t
-            })
-            .collect();
-        if let Some(e) = &s.edit {
-            lines.push(format!("{}: {}", e.label, e.shown));
-        }
-        if let Some(p) = &s.prompt {
-            lines.push(p.clone());
-        }
-        ScreenStatus {
-            name: name.into(),
-            title,
-            softkeys: s.softkeys.to_vec(),
-            lines,
-            selected: s.selected,
-        }
+        status_of(&s, name)
     }
 
     fn line_keys(&self) -> Vec<LineKey> {
@@ -2091,6 +2059,43 @@ impl UiCore {
         } else {
             date
         }
+    }
+}
+
+/// The screen as `phonectl status --json` shows it.
+pub fn status_of(s: &Screen, name: &str) -> ScreenStatus {
+    let title = s
+        .title
+        .as_ref()
+        .map(|t| t.text.clone())
+        .unwrap_or_else(|| s.status_bar.left.clone());
+    let mut lines: Vec<String> = s
+        .rows
+        .iter()
+        .map(|r| {
+            let mut t = String::new();
+            if let Some(n) = r.number {
+                t.push_str(&format!("{n} "));
+            }
+            t.push_str(&r.text);
+            if let Some(v) = &r.value {
+                t.push_str(&format!(": {v}"));
+            }
+            t
+        })
+        .collect();
+    if let Some(e) = &s.edit {
+        lines.push(format!("{}: {}", e.label, e.shown));
+    }
+    if let Some(p) = &s.prompt {
+        lines.push(p.clone());
+    }
+    ScreenStatus {
+        name: name.into(),
+        title,
+        softkeys: s.softkeys.to_vec(),
+        lines,
+        selected: s.selected,
     }
 }
 

@@ -2,9 +2,8 @@
 //! and the autocomplete that reads them.
 
 use std::collections::VecDeque;
-use std::io::Write;
-use std::path::Path;
 
+use deskphone_flash::{FlashError, FlashStore};
 use serde::{Deserialize, Serialize};
 
 /// Calls kept per list, newest first.
@@ -82,46 +81,35 @@ impl History {
             .find(|d| d.len() > typed.len() && d.starts_with(typed))
     }
 
-    /// Reads the lists; a missing file is an empty history, a damaged one is reported and
-    /// replaced by an empty history (the lists are a convenience, never a reason not to start).
-    pub fn load(path: &Path) -> (History, Option<String>) {
-        match std::fs::read(path) {
-            Ok(bytes) => match serde_json::from_slice(&bytes) {
+    /// Reads the lists from the UI's store; none yet is an empty history, a damaged entry is
+    /// reported and replaced by an empty history (the lists are a convenience, never a reason
+    /// not to start).
+    pub fn load(store: &FlashStore) -> (History, Option<String>) {
+        match store.read(ENTRY) {
+            Ok(None) => (History::default(), None),
+            Ok(Some(bytes)) => match serde_json::from_slice(&bytes) {
                 Ok(h) => (h, None),
                 Err(e) => (
                     History::default(),
-                    Some(format!(
-                        "{}: unreadable call history ({e}); starting empty",
-                        path.display()
-                    )),
+                    Some(format!("unreadable call history ({e}); starting empty")),
                 ),
             },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (History::default(), None),
             Err(e) => (
                 History::default(),
-                Some(format!(
-                    "{}: {e}; starting with no call history",
-                    path.display()
-                )),
+                Some(format!("{e}; starting with no call history")),
             ),
         }
     }
 
-    /// Writes the lists so that a power cut leaves the old file or the new one: a temporary
-    /// file, synced, renamed over the old one, and the directory synced.
-    pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)?;
-        let tmp = path.with_extension("tmp");
-        {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&serde_json::to_vec(self).map_err(std::io::Error::other)?)?;
-            f.sync_all()?;
-        }
-        std::fs::rename(&tmp, path)?;
-        std::fs::File::open(dir)?.sync_all()
+    /// Writes the lists; the store keeps the old or the new version through a power cut.
+    pub fn save(&self, store: &FlashStore) -> Result<(), FlashError> {
+        let json = serde_json::to_vec(self).expect("the call lists serialise");
+        store.write(ENTRY, &json)
     }
 }
+
+/// The store entry of the call lists.
+const ENTRY: &str = "calls";
 
 #[cfg(test)]
 mod tests {
@@ -139,7 +127,7 @@ mod tests {
     #[test]
     fn lists_keep_the_newest_and_survive_a_restart() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("calls.json");
+        let store = FlashStore::open(dir.path()).unwrap();
         let mut h = History::default();
         for i in 0..40 {
             h.add(List::Placed, entry(&format!("10{i:02}"), i));
@@ -147,20 +135,32 @@ mod tests {
         h.add(List::Missed, entry("2000", 50));
         assert_eq!(h.placed.len(), KEPT_PER_LIST);
         assert_eq!(h.placed[0].dial, "1039");
-        h.save(&path).unwrap();
-        let (read, problem) = History::load(&path);
+        h.save(&store).unwrap();
+        let (read, problem) = History::load(&FlashStore::open(dir.path()).unwrap());
         assert_eq!((read, problem), (h, None));
     }
 
     #[test]
-    fn a_damaged_file_is_reported_and_replaced() {
+    fn a_damaged_entry_is_reported_and_replaced() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("calls.json");
-        std::fs::write(&path, b"{\"missed\": [").unwrap();
-        let (h, problem) = History::load(&path);
+        let store = FlashStore::open(dir.path()).unwrap();
+        assert_eq!(History::load(&store).1, None, "no lists yet");
+        // Damaged on the medium: the store's checksum catches it.
+        store.write(ENTRY, b"{}").unwrap();
+        let path = dir.path().join(ENTRY);
+        let mut raw = std::fs::read(&path).unwrap();
+        let last = raw.len() - 1;
+        raw[last] ^= 0xff;
+        std::fs::write(&path, raw).unwrap();
+        let (h, problem) = History::load(&store);
         assert_eq!(h, History::default());
-        assert!(problem.unwrap().contains("unreadable call history"));
-        assert_eq!(History::load(&dir.path().join("none")).1, None);
+        assert!(problem.unwrap().contains("starting with no call history"));
+        // Readable but not call lists.
+        store.write(ENTRY, b"{\"missed\": [").unwrap();
+        assert!(History::load(&store)
+            .1
+            .unwrap()
+            .contains("unreadable call history"));
     }
 
     #[test]

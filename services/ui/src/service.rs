@@ -112,10 +112,11 @@ pub async fn run(opts: Options) -> anyhow::Result<i32> {
     let display_name = screenout.display().describe();
     log::info!("display: {display_name}");
 
-    let history_path = opts.data_dir.join("calls.json");
-    let prefs_path = opts.data_dir.join("ui-prefs.json");
-    let (history, problem) = History::load(&history_path);
-    let prefs = load_prefs(&prefs_path);
+    // The call lists and the phone's own preferences, in a store of the project's flash
+    // format: checksummed, and the old or the new version after a power cut.
+    let store = deskphone_flash::FlashStore::open(&opts.data_dir)?;
+    let (history, problem) = History::load(&store);
+    let prefs = load_prefs(&store);
     let start = Instant::now();
     let mut core = UiCore::new(start, unix_now(), history, prefs);
     if let Some(p) = problem {
@@ -246,13 +247,13 @@ pub async fn run(opts: Options) -> anyhow::Result<i32> {
                     Request::Keys { keys } => {
                         for key in keys {
                             core.handle_key(key, Instant::now(), unix_now());
-                            dispatch(&mut core, &link_tx, &sipd_tx, &provd_tx, &mediad_tx, &history_path, &prefs_path);
+                            dispatch(&mut core, &link_tx, &sipd_tx, &provd_tx, &mediad_tx, &store);
                         }
                         Reply::Ok
                     }
                     Request::Screenshot => {
                         // Whatever is pending is drawn first: the picture is the screen now.
-                        redraw(&core, &mut frame, screenout.display(), &theme, &mut shown);
+                        redraw(core.screen().0, &mut frame, screenout.display(), &theme, &mut shown);
                         match frame.to_png() {
                             Ok(png) => Reply::Screenshot {
                                 png_base64: base64::engine::general_purpose::STANDARD.encode(png),
@@ -275,15 +276,7 @@ pub async fn run(opts: Options) -> anyhow::Result<i32> {
             _ = tokio::signal::ctrl_c() => break,
         }
         core.handle_tick(Instant::now(), unix_now());
-        dispatch(
-            &mut core,
-            &link_tx,
-            &sipd_tx,
-            &provd_tx,
-            &mediad_tx,
-            &history_path,
-            &prefs_path,
-        );
+        dispatch(&mut core, &link_tx, &sipd_tx, &provd_tx, &mediad_tx, &store);
         for (name, lamp) in core.lamps() {
             if let Ok(n) = name.parse::<LampName>() {
                 let state = lamp_state(lamp);
@@ -297,8 +290,10 @@ pub async fn run(opts: Options) -> anyhow::Result<i32> {
             theme = with_contrast(Theme::default(), theme_contrast);
             shown = None;
         }
-        redraw(&core, &mut frame, screenout.display(), &theme, &mut shown);
-        let status = core.screen_status();
+        // One screen per turn of the loop: drawn if it changed, told if its text changed.
+        let (screen, name) = core.screen();
+        let status = crate::core::status_of(&screen, name);
+        redraw(screen, &mut frame, screenout.display(), &theme, &mut shown);
         if shown_status.as_ref() != Some(&status) {
             subscribers
                 .retain(|s| s.try_send(Event::Screen(status.clone())).is_ok() || !s.is_closed());
@@ -311,13 +306,12 @@ pub async fn run(opts: Options) -> anyhow::Result<i32> {
 
 /// Draws the screen when it differs from what is shown; the display copies only what changed.
 fn redraw(
-    core: &UiCore,
+    screen: Screen,
     frame: &mut Frame,
     display: &mut dyn Display,
     theme: &Theme,
     shown: &mut Option<Screen>,
 ) {
-    let (screen, _) = core.screen();
     if shown.as_ref() == Some(&screen) {
         return;
     }
@@ -360,8 +354,7 @@ fn dispatch(
     sipd_tx: &mpsc::Sender<sipd::Request>,
     provd_tx: &mpsc::Sender<ProvdWork>,
     mediad_tx: &mpsc::Sender<deskphone_ipc::mediad::Request>,
-    history_path: &std::path::Path,
-    prefs_path: &std::path::Path,
+    store: &deskphone_flash::FlashStore,
 ) {
     while let Some(out) = core.poll_output() {
         match out {
@@ -408,13 +401,14 @@ fn dispatch(
                 let _ = provd_tx.try_send(ProvdWork::StatusPages);
             }
             Output::SaveHistory => {
-                if let Err(e) = core.history.save(history_path) {
-                    log::warn!("{}: {e}", history_path.display());
+                if let Err(e) = core.history.save(store) {
+                    log::warn!("call lists: {e}");
                 }
             }
             Output::SavePrefs => {
-                if let Err(e) = save_json(prefs_path, &core.prefs) {
-                    log::warn!("{}: {e}", prefs_path.display());
+                let json = serde_json::to_vec(&core.prefs).expect("the preferences serialise");
+                if let Err(e) = store.write(PREFS_ENTRY, &json) {
+                    log::warn!("preferences: {e}");
                 }
             }
         }
@@ -473,29 +467,24 @@ fn unix_now() -> i64 {
         .unwrap_or(0)
 }
 
-fn load_prefs(path: &std::path::Path) -> Prefs {
-    match std::fs::read(path) {
-        Ok(b) => serde_json::from_slice(&b).unwrap_or_else(|e| {
-            log::warn!("{}: {e}; using the default preferences", path.display());
-            Prefs::default()
-        }),
-        Err(_) => Prefs::default(),
-    }
-}
+/// The store entry of the phone's own preferences.
+const PREFS_ENTRY: &str = "ui-prefs";
 
-/// Written so a power cut leaves the old file or the new one.
-fn save_json<T: serde::Serialize>(path: &std::path::Path, value: &T) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let dir = path.parent().unwrap_or(std::path::Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let tmp = path.with_extension("tmp");
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&serde_json::to_vec(value).map_err(std::io::Error::other)?)?;
-        f.sync_all()?;
+fn load_prefs(store: &deskphone_flash::FlashStore) -> Prefs {
+    let read = store
+        .read(PREFS_ENTRY)
+        .map_err(|e| e.to_string())
+        .and_then(|b| {
+            b.map(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+                .transpose()
+        });
+    match read {
+        Ok(prefs) => prefs.unwrap_or_default(),
+        Err(e) => {
+            log::warn!("preferences: {e}; using the defaults");
+            Prefs::default()
+        }
     }
-    std::fs::rename(&tmp, path)?;
-    std::fs::File::open(dir)?.sync_all()
 }
 
 /// Network Statistics: the counters of the interface with the default route, from the

@@ -107,7 +107,7 @@ impl XmlBrowser {
         if !custom.is_empty() {
             let mut keys: [String; 4] = Default::default();
             for (i, sk) in custom.iter().enumerate() {
-                let at = sk.position.map(|p| p as usize).unwrap_or(i + 1);
+                let at = slot(i, sk);
                 if (1..=4).contains(&at) {
                     keys[at - 1] = sk.name.clone();
                 }
@@ -161,7 +161,7 @@ impl XmlBrowser {
                 if let Some(sk) = soft_keys_of(&page.object)
                     .iter()
                     .enumerate()
-                    .find(|(i, sk)| sk.position.map(|p| p as usize).unwrap_or(i + 1) == s as usize)
+                    .find(|(i, sk)| slot(*i, sk) == s as usize)
                     .map(|(_, sk)| sk.clone())
                 {
                     return self.follow(&sk.url);
@@ -377,6 +377,11 @@ impl XmlBrowser {
             .clone()
             .or_else(|| (!prompt.is_empty()).then_some(prompt));
     }
+}
+
+/// The soft key (1-4) a `SoftKeyItem` goes on: its Position, else its place in the list.
+fn slot(index: usize, key: &SoftKey) -> usize {
+    key.position.map(usize::from).unwrap_or(index + 1)
 }
 
 fn soft_keys_of(o: &PhoneObject) -> &[SoftKey] {

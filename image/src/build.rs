@@ -48,8 +48,7 @@ const SOURCES: &[&str] = &[
 ];
 
 /// Packages on top of `minbase` (x86_64). The services need rauc (with D-Bus) for updates,
-/// polkit for provd's reboot, udhcpc for DHCP options 66/150, libasound2 for mediad's sound
-/// card; grub-common carries `grub-editenv`, which RAUC's grub backend calls.
+/// polkit for provd's reboot, libasound2 for mediad's sound card (netd is the DHCP client); grub-common carries `grub-editenv`, which RAUC's grub backend calls.
 const PACKAGES_X86_64: &[&str] = &[
     "systemd-sysv",
     "udev",
@@ -60,7 +59,6 @@ const PACKAGES_X86_64: &[&str] = &[
     "rauc",
     // RAUC's D-Bus service and systemd unit (Debian ships them apart from the binary).
     "rauc-service",
-    "udhcpc",
     // mediad (built with the alsa feature); with it come alsa.conf and the cards' profiles.
     "libasound2",
     "e2fsprogs",
@@ -86,7 +84,6 @@ const PACKAGES_AARCH64: &[&str] = &[
     "polkitd",
     "rauc",
     "rauc-service",
-    "udhcpc",
     "libasound2",
     "e2fsprogs",
     "linux-image-arm64",
@@ -109,6 +106,8 @@ const BINARIES: &[(&str, &str)] = &[
     ("deskphone-sipd", "sipd"),
     ("deskphone-mediad", "mediad"),
     ("deskphone-ui", "ui"),
+    ("deskphone-netd", "netd"),
+    ("deskphone-console", "consoled"),
     ("phonectl", "phonectl"),
 ];
 
@@ -1003,7 +1002,7 @@ mod tests {
             "mediad.service",
             "ui.socket",
             "ui.service",
-            "deskphone-dhcp@.service",
+            "netd.service",
         ] {
             assert!(units.iter().any(|x| x == u), "{u} in {units:?}");
         }

@@ -9,6 +9,7 @@
 //! sound card a speaker and a microphone on the host.
 
 pub mod baresip;
+pub mod ntp;
 pub mod qemu;
 pub mod sip;
 pub mod sound;
@@ -52,6 +53,10 @@ pub fn bin_dir() -> &'static Path {
             "deskphone-mediad",
             "-p",
             "deskphone-ui",
+            "-p",
+            "deskphone-netd",
+            "-p",
+            "deskphone-console",
         ]);
         if release {
             cmd.arg("--release");
@@ -506,4 +511,57 @@ impl Drop for Guard {
             stop_child(&mut self.0);
         }
     }
+}
+
+/// A network namespace made for one test, deleted when dropped (also when the test fails).
+pub struct Netns(pub String);
+
+impl Netns {
+    /// A fresh namespace with loopback up; `tag` and the process id make its name unique.
+    pub fn new(tag: &str) -> Netns {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let name = format!(
+            "dp-{tag}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        run_ip(&["netns", "add", &name]);
+        let ns = Netns(name);
+        ns.ip(&["link", "set", "lo", "up"]);
+        ns
+    }
+
+    /// `ip -n NAME ARGS...`; panics with ip's message when it fails.
+    pub fn ip(&self, args: &[&str]) -> String {
+        let mut all = vec!["-n", self.0.as_str()];
+        all.extend_from_slice(args);
+        run_ip(&all)
+    }
+
+    /// A command that runs inside the namespace.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.0]).arg(program);
+        c
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+fn run_ip(args: &[&str]) -> String {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .expect("running ip (apt-get install iproute2)");
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

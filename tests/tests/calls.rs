@@ -283,7 +283,10 @@ fn the_phone_calls_sipp_which_answers_and_the_phone_hangs_up() {
     let setup = dialled.elapsed();
     assert_eq!(connected["id"], call["id"]);
     let port = connected["local_port"].as_u64().unwrap();
-    assert!((20000..=20100).contains(&port) && port % 2 == 0, "{port}");
+    assert!(
+        (20000..=20100).contains(&port) && port.is_multiple_of(2),
+        "{port}"
+    );
 
     let invite = &received(&sipp, "INVITE ")[0].text;
     assert!(invite.starts_with("INVITE sip:2000@127.0.0.1:"), "{invite}");

@@ -68,22 +68,31 @@ fn boots_provisions_over_dhcp_and_tftp_and_survives_a_power_cut() {
     );
     assert_eq!(s["versions"]["firmware"], image.version.as_str());
 
-    // DHCP handed the server over (option 66 from QEMU's tftp-server-name).
-    let env = phone.sh_ok("cat /run/deskphone/provd.env");
-    assert!(
-        env.contains(&format!("--dhcp-option-66 {HOST_ADDR}")),
-        "provd.env: {env}"
-    );
+    // netd's DHCP client handed the server over (option 66 from QEMU's tftp-server-name),
+    // applied the lease, wrote the resolver's file and named the phone SIP<MAC>.
+    let net = &s["network"];
+    assert_eq!(net["addressing"], "dhcp", "{net:#}");
+    assert_eq!(net["dhcp"]["tftp_server_name"], HOST_ADDR, "{net:#}");
+    assert_eq!(net["dhcp"]["server"], HOST_ADDR, "{net:#}");
+    let address = net["address"].as_str().unwrap_or_default().to_string();
+    assert!(address.starts_with("10.0.2."), "{net:#}");
+    assert_eq!(param(&s, "dhcp_server").0, HOST_ADDR);
+    let ip = phone.sh_ok("ip -4 -o addr show dev eth0");
+    assert!(ip.contains(&address), "{ip}");
+    let resolv = phone.sh_ok("cat /etc/resolv.conf");
+    assert!(resolv.contains("nameserver 10.0.2.3"), "{resolv}");
+    assert_eq!(phone.sh_ok("hostname").trim(), "SIP525400123456");
 
     // Every unit came up.
     let state = phone.sh("systemctl is-system-running --wait");
     let failed = phone.sh_ok("systemctl --failed --no-legend --plain");
     assert_eq!(state.output.trim(), "running", "failed units: {failed}");
-    let active = phone.sh("systemctl is-active provd.service sipd.service mediad.service");
+    let active =
+        phone.sh("systemctl is-active provd.service sipd.service mediad.service netd.service");
     assert_eq!(
         active.output.split_whitespace().collect::<Vec<_>>(),
-        ["active"; 3],
-        "provd, sipd, mediad: {}",
+        ["active"; 4],
+        "provd, sipd, mediad, netd: {}",
         active.output
     );
 

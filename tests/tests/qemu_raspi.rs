@@ -155,22 +155,22 @@ fn raspi3b_smoke_boot_the_services_start() {
     assert_eq!(s["versions"]["firmware"], image.version.as_str());
 
     // The Pi 3's Ethernet is a USB adapter too: QEMU's usb-net is eth0 (cdc_ether or
-    // rndis_host on usbnet), brought up by the image's deskphone-dhcp@eth0.
+    // rndis_host on usbnet), brought up by the image's netd.
     let driver = phone.sh_ok("basename \"$(readlink /sys/class/net/eth0/device/driver)\"");
     assert!(
         ["cdc_ether", "rndis_host"].contains(&driver.trim()),
         "eth0's driver: {driver}"
     );
-    let env = phone.sh_ok("cat /run/deskphone/provd.env");
-    assert!(
-        env.contains(&format!("--dhcp-option-66 {HOST_ADDR}")),
-        "provd.env: {env}"
+    assert_eq!(s["network"]["interface"], "eth0", "{:#}", s["network"]);
+    assert_eq!(
+        s["network"]["dhcp"]["tftp_server_name"], HOST_ADDR,
+        "{:#}",
+        s["network"]
     );
 
     // The phone's services are up; so is everything else.
-    let active = phone.sh(
-        "systemctl is-active provd.socket provd.service deskphone-dhcp@eth0.service dbus.service",
-    );
+    let active =
+        phone.sh("systemctl is-active provd.socket provd.service netd.service dbus.service");
     assert_eq!(active.status, 0, "inactive services:\n{}", active.output);
     let state = phone.sh_timeout("systemctl is-system-running --wait", BOOT_TIMEOUT);
     let failed = phone.sh_ok("systemctl --failed --no-legend --plain");

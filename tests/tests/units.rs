@@ -79,9 +79,15 @@ fn units_pass_systemd_analyze_verify() {
 
 /// `systemd-analyze security` of one unit of the overlay: exposure at most 2.0.
 fn assert_locked_down(unit: &str) {
+    assert_exposure_at_most(unit, 20);
+}
+
+/// Exposure at most `tenths` / 10.
+fn assert_exposure_at_most(unit: &str, tenths: u32) {
     let root = workspace().join(OVERLAY);
     let out = Command::new("systemd-analyze")
-        .args(["security", "--offline=yes", "--no-pager", "--threshold=20"])
+        .args(["security", "--offline=yes", "--no-pager"])
+        .arg(format!("--threshold={tenths}"))
         .arg(format!("--root={}", root.display()))
         .arg(unit)
         .output()
@@ -93,7 +99,9 @@ fn assert_locked_down(unit: &str) {
         .unwrap_or("no overall line");
     assert!(
         out.status.success(),
-        "{unit}: exposure above 2.0: {overall}\n{text}"
+        "{unit}: exposure above {}.{}: {overall}\n{text}",
+        tenths / 10,
+        tenths % 10
     );
 }
 
@@ -220,5 +228,65 @@ fn mediad_reaches_the_sound_card_and_is_otherwise_sandboxed_like_sipd() {
     assert!(
         sysusers().lines().any(|l| l == "m deskphone-mediad audio"),
         "deskphone-mediad in the audio group (/dev/snd/*)"
+    );
+}
+
+/// The services that are not socket-activated: netd (the network and the clock) and
+/// consoled (telnet). Each runs as its own user with exactly the capabilities its job needs,
+/// and verifies.
+#[test]
+fn netd_and_consoled_hold_only_the_capabilities_of_their_jobs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut args = Vec::new();
+    for (svc, bin, caps, exposure) in [
+        (
+            "netd",
+            "netd",
+            "CAP_NET_ADMIN CAP_NET_RAW CAP_NET_BIND_SERVICE CAP_SYS_TIME",
+            // Its job is the network itself: no private network, netlink, NET_ADMIN.
+            25,
+        ),
+        ("consoled", "consoled", "CAP_NET_BIND_SERVICE", 20),
+    ] {
+        let unit_name = format!("{svc}.service");
+        assert_exposure_at_most(&unit_name, exposure);
+        let unit = std::fs::read_to_string(units().join(&unit_name)).unwrap();
+        assert!(
+            unit.contains(&format!("User=deskphone-{svc}\n")),
+            "{svc} must run as its own user"
+        );
+        for line in [
+            format!("AmbientCapabilities={caps}"),
+            format!("CapabilityBoundingSet={caps}"),
+            "NoNewPrivileges=yes".to_string(),
+            "Type=notify".to_string(),
+            "Restart=on-failure".to_string(),
+        ] {
+            assert!(unit.contains(&format!("{line}\n")), "{unit_name}: {line}");
+        }
+        assert!(
+            sysusers().contains(&format!("m deskphone-{svc} deskphone\n")),
+            "deskphone-{svc} in sysusers.d"
+        );
+        assert!(
+            preset().lines().any(|l| l == format!("enable {unit_name}")),
+            "{unit_name} enabled by the preset"
+        );
+        let unit = unit.replace(
+            &format!("/usr/bin/{bin} "),
+            &format!("{} ", bin_dir().join(bin).display()),
+        );
+        std::fs::write(tmp.path().join(&unit_name), unit).unwrap();
+        args.push(tmp.path().join(&unit_name));
+    }
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .args(&args)
+        .output()
+        .expect("systemd-analyze");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stderr.trim().is_empty(),
+        "systemd-analyze verify: {stderr}"
     );
 }

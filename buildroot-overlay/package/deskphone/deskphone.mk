@@ -17,7 +17,7 @@ DESKPHONE_LICENSE_FILES = LICENSE-APACHE LICENSE-MIT
 # audio, for /dev/snd; ui: video and input, for /dev/fb* and /dev/input). Tools
 # are plain commands. Adding a service or a tool is one word on one of these
 # lines.
-DESKPHONE_DAEMONS = provd:901 sipd:903 mediad:904:audio ui:905:video,input
+DESKPHONE_DAEMONS = provd:901 sipd:903 mediad:904:audio ui:905:video,input netd:906 consoled:907
 DESKPHONE_TOOLS = phonectl
 DESKPHONE_GID = 900
 # Users of the overlay's helper units, which run scripts rather than workspace

@@ -207,7 +207,7 @@ impl Aec3Canceller {
 
 impl EchoCanceller for Aec3Canceller {
     fn process(&mut self, far_end: &[i16], near_end: &mut [i16]) {
-        if far_end.len() != near_end.len() || near_end.len() % FRAME_10MS != 0 {
+        if far_end.len() != near_end.len() || !near_end.len().is_multiple_of(FRAME_10MS) {
             // Cannot happen with mediad's 10/20 ms frames; leaving the audio
             // as it is beats dropping the call.
             if !self.warned_length {

@@ -21,7 +21,13 @@ use crate::value::{check, is_clear, Preference, Value};
 pub enum Source {
     Default,
     Flash,
-    File { name: String, line: u32 },
+    File {
+        name: String,
+        line: u32,
+    },
+    /// Learned from the DHCP lease (address, routers, DNS, ...): shown while DHCP is on,
+    /// never kept in flash.
+    Dhcp,
 }
 
 impl fmt::Display for Source {
@@ -29,6 +35,7 @@ impl fmt::Display for Source {
         match self {
             Source::Default => f.write_str("default"),
             Source::Flash => f.write_str("flash"),
+            Source::Dhcp => f.write_str("dhcp"),
             Source::File { name, line } => write!(f, "{name}:{line}"),
         }
     }
@@ -128,6 +135,16 @@ impl Config {
         self.settings[id.index()] = Setting {
             value,
             source: Source::Default,
+            cleared: false,
+        };
+    }
+
+    /// A value learned from the DHCP lease, for display: the caller applies these to a copy
+    /// of the configuration it shows, so the static settings in flash stay as they were.
+    pub fn set_learned(&mut self, id: ParamId, value: Value) {
+        self.settings[id.index()] = Setting {
+            value: Some(value),
+            source: Source::Dhcp,
             cleared: false,
         };
     }
@@ -432,7 +449,7 @@ impl Config {
         match &self.setting(pid).source {
             Source::File { name, line } => (name.clone(), *line),
             Source::Flash => (FLASH.to_string(), 0),
-            Source::Default => (fallback.to_string(), 0),
+            Source::Default | Source::Dhcp => (fallback.to_string(), 0),
         }
     }
 
@@ -450,7 +467,8 @@ impl Config {
         let mut values = BTreeMap::new();
         for pid in table::ids() {
             let s = self.setting(pid);
-            if pid.def().stored_in_flash() && s.source != Source::Default && !s.cleared {
+            let kept = !matches!(s.source, Source::Default | Source::Dhcp);
+            if pid.def().stored_in_flash() && kept && !s.cleared {
                 if let Some(v) = &s.value {
                     values.insert(pid.name().to_string(), v.clone());
                 }

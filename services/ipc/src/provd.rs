@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::Hello;
 
 /// What clients (the UI, sipd, phonectl) ask provd.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "request", rename_all = "snake_case")]
 pub enum Request {
     Hello(Hello),
@@ -46,6 +46,12 @@ pub enum Request {
     Reboot,
     /// The dial plan in effect: the last `dial_template`.xml fetched (kept in flash).
     DialPlan,
+    /// From netd: the network as applied (addresses, routers, DNS, the DHCP lease with its
+    /// TFTP servers). provd shows it (menus, status) and provisions from its TFTP servers.
+    /// Only root and provd's own user may send it.
+    Network(Box<NetworkReport>),
+    /// From netd: where the clock stands (SNTP). Same senders as `Network`.
+    Time(TimeReport),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -116,6 +122,80 @@ pub struct Status {
     pub status_messages: Vec<StatusMessage>,
     /// The diagnostics of the last provisioning, as `phonectl lint` shows them.
     pub diagnostics: Vec<Diagnostic>,
+    /// The network as netd applied it; absent where no netd runs (the simulator).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkReport>,
+    /// The clock as netd's SNTP client keeps it; absent where no netd runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<TimeReport>,
+}
+
+/// The network of the phone as netd applied it (`"network"` in `phonectl status --json`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkReport {
+    /// The interface that carries the phone's traffic (`eth0`, or `eth0.VID` with an admin VLAN).
+    pub interface: String,
+    /// `dhcp`, `static`, `released` (DHCP Address Released), `waiting` (DHCP without a lease
+    /// yet) or `unconfigured` (DHCP off and no IP address set).
+    pub addressing: String,
+    /// `up`, `down` or `unknown`.
+    pub link: String,
+    /// `ADDRESS/PREFIX` in use, if any.
+    pub address: Option<String>,
+    pub subnet_mask: Option<String>,
+    /// Default routers in the order they are tried.
+    pub routers: Vec<String>,
+    /// DNS servers in the order they are asked (dyn_dns_addr_1/2 first).
+    pub dns_servers: Vec<String>,
+    pub domain_name: Option<String>,
+    pub vlan: Option<u16>,
+    /// What `network_media_type` did to the link (`Auto`, `Full-100`, ... or why not).
+    pub media: String,
+    /// The DHCP lease, while there is one.
+    pub dhcp: Option<DhcpReport>,
+    /// Problems applying the settings, for the status messages (emptied on success).
+    #[serde(default)]
+    pub problems: Vec<String>,
+}
+
+/// What the DHCP server said.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DhcpReport {
+    pub server: String,
+    pub address: String,
+    pub subnet_mask: String,
+    pub routers: Vec<String>,
+    pub dns_servers: Vec<String>,
+    pub domain_name: Option<String>,
+    /// Option 150: TFTP server addresses in order.
+    pub tftp_servers: Vec<String>,
+    /// Option 66: a TFTP server name or address.
+    pub tftp_server_name: Option<String>,
+    /// The BOOTP next-server, used when neither option is present.
+    pub next_server: Option<String>,
+    /// Lease length in seconds.
+    pub lease_secs: u32,
+    /// RFC 3339 time the lease was obtained or last renewed.
+    pub since: String,
+}
+
+/// The clock (`"time"` in `phonectl status --json`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TimeReport {
+    /// `sntp_mode` as configured.
+    pub mode: String,
+    /// The mode in effect after a switch (anycast becomes unicast, directedbroadcast becomes
+    /// multicast, once a server answered).
+    pub mode_in_effect: String,
+    /// The server whose time is used, once known.
+    pub server: Option<String>,
+    /// `unsynchronised`, `synchronised`, `no_server` (unicast without a server), `refused`.
+    pub state: String,
+    /// RFC 3339 time of the last accepted sample.
+    pub last_sync: Option<String>,
+    /// The correction applied by the last sample, in seconds.
+    pub last_offset_secs: Option<f64>,
+    pub stratum: Option<u8>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

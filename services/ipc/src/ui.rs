@@ -229,6 +229,10 @@ pub struct ScreenStatus {
     /// The highlighted line of a list, 0-based.
     #[serde(default)]
     pub selected: Option<usize>,
+    /// The time and date of the status bar as shown (`time_format_24hr`, `date_format`,
+    /// the time zone and DST of the configuration).
+    #[serde(default)]
+    pub clock: String,
 }
 
 /// The UI's status.

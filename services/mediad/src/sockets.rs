@@ -93,7 +93,7 @@ mod tests {
                 .local_addr()
                 .unwrap()
                 .port();
-            if p % 2 == 0 && UdpSocket::bind(("127.0.0.1", p + 1)).is_ok() {
+            if p.is_multiple_of(2) && UdpSocket::bind(("127.0.0.1", p + 1)).is_ok() {
                 return p;
             }
         }

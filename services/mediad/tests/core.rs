@@ -230,7 +230,7 @@ fn lost_packets_are_concealed_and_counted() {
         net.in_flight.retain(|(_, i, _, rtcp, _)| {
             if *i == 1 && !rtcp {
                 n += 1;
-                n % 5 != 0
+                !n.is_multiple_of(5)
             } else {
                 true
             }

@@ -14,6 +14,7 @@ pub mod cycle;
 pub mod files;
 pub mod firmware;
 pub mod lint;
+pub mod network;
 pub mod provision;
 pub mod resync;
 pub mod servers;

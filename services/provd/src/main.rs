@@ -47,6 +47,10 @@ struct Args {
     /// Command that reboots the phone.
     #[arg(long, default_value = "systemctl reboot")]
     reboot_command: String,
+    /// Wait up to SECS at start for netd to report the network (DHCP's TFTP servers) before
+    /// provisioning; later reports naming other servers provision again.
+    #[arg(long, value_name = "SECS")]
+    network_wait_secs: Option<u64>,
     /// Seconds of idle phone before a check-sync reads syncinfo.xml (the guide: 20).
     #[arg(long, default_value_t = 20)]
     resync_idle_secs: u64,
@@ -173,6 +177,7 @@ fn real_main(args: Args) -> anyhow::Result<i32> {
         firmware_version,
         reboot,
         idle_wait: Duration::from_secs(args.resync_idle_secs),
+        network_wait: args.network_wait_secs.map(Duration::from_secs),
         installer: args.rauc.then(|| Installer {
             rauc: Rauc {
                 keyring: args.rauc_keyring.clone(),

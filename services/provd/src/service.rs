@@ -11,8 +11,8 @@ use deskphone_config::table::lookup;
 use deskphone_config::{edit, Config, Diagnostic, Mac, Value};
 use deskphone_flash::FlashStore;
 use deskphone_ipc::provd::{
-    Event, FileStatus, FirmwareStatus, Provisioning, Reply, Request, ResyncStatus, Status,
-    StatusMessage, Versions,
+    Event, FileStatus, FirmwareStatus, NetworkReport, Provisioning, Reply, Request, ResyncStatus,
+    Status, StatusMessage, TimeReport, Versions,
 };
 use deskphone_ipc::{
     read_frame, write_frame, FrameError, RuntimeDir, ServerFrame, Service, PROTOCOL_VERSION,
@@ -26,6 +26,7 @@ use crate::firmware::{
     boot_verdict, check_bundle, plan, trial_health, BootVerdict, FirmwareRecord, Health, Pending,
     Plan, Rauc, RECORD_ENTRY, TRIAL_HEALTH_DEADLINE,
 };
+use crate::network;
 use crate::provision::{load_flash, run_cycle, save_flash, save_last_good, LAST_DIALPLAN_ENTRY};
 use crate::resync::ResyncTimer;
 use crate::servers::{tftp_candidates, DhcpTftp};
@@ -50,6 +51,9 @@ pub struct Options {
     pub firmware_version: String,
     pub reboot: RebootAction,
     pub idle_wait: Duration,
+    /// Wait this long at start for netd to report the network (and DHCP's TFTP servers)
+    /// before provisioning; `None` where no netd runs (the simulator, `--tftp-server`).
+    pub network_wait: Option<Duration>,
     /// How firmware is installed; `None` where there are no A/B slots (the simulator).
     pub installer: Option<Installer>,
 }
@@ -84,6 +88,11 @@ struct State {
     firmware: FirmwareStatus,
     record: FirmwareRecord,
     subscribers: Vec<mpsc::UnboundedSender<Event>>,
+    /// The network as netd last reported it.
+    network: Option<NetworkReport>,
+    time: Option<TimeReport>,
+    /// The TFTP servers changed after the start-up provisioning: provision again.
+    reprovision: bool,
 }
 
 struct Shared {
@@ -91,6 +100,8 @@ struct Shared {
     /// Wakes the main loop: resync state changed or a reboot was asked for.
     wake: Notify,
     reboot: Mutex<Option<String>>,
+    /// netd reported the network.
+    network: Notify,
 }
 
 impl Shared {
@@ -154,21 +165,60 @@ impl State {
                 sync: self.config.text("sync").map(str::to_string),
                 last_result: self.last_resync.clone(),
             },
-            configuration: self.config.parameters_json(false),
+            configuration: self.shown().parameters_json(false),
             unknown_parameters: unknown,
             status_messages: self.messages.iter().cloned().collect(),
             diagnostics: self.diagnostics.clone(),
+            network: self.network.clone(),
+            time: self.time.clone(),
+        }
+    }
+
+    /// The configuration as shown (with the DHCP lease's values while DHCP is on).
+    fn shown(&self) -> std::borrow::Cow<'_, Config> {
+        match network::shown(&self.config, self.network.as_ref()) {
+            Some(c) => std::borrow::Cow::Owned(c),
+            None => std::borrow::Cow::Borrowed(&self.config),
+        }
+    }
+
+    /// netd's report: shown values may change (tell the subscribers), and so may the TFTP
+    /// servers DHCP names.
+    fn set_network(&mut self, report: NetworkReport) {
+        let before = self.shown().into_owned();
+        for p in &report.problems {
+            if !self
+                .network
+                .as_ref()
+                .is_some_and(|n| n.problems.contains(p))
+            {
+                self.message(format!("network: {p}"));
+            }
+        }
+        let lease_changed = self.network.as_ref().map(|n| &n.dhcp) != Some(&report.dhcp);
+        if lease_changed {
+            match &report.dhcp {
+                Some(l) => self.message(format!(
+                    "DHCP: {} from {} ({} s)",
+                    l.address, l.server, l.lease_secs
+                )),
+                None if report.addressing == "released" => {
+                    self.message("DHCP address released; no address until DHCP is asked again")
+                }
+                None => {}
+            }
+        }
+        self.network = Some(report);
+        let after = self.shown();
+        let changed = changed_names(&before, &after);
+        if !changed.is_empty() {
+            self.broadcast(Event::ConfigChanged { names: changed });
         }
     }
 
     /// Saves the configuration to flash after a local change, and tells subscribers.
     fn commit(&mut self, before: &Config) -> Result<(), String> {
-        let changed: Vec<String> = before
-            .iter()
-            .zip(self.config.iter())
-            .filter(|((_, a), (_, b))| a.value != b.value)
-            .map(|((d, _), _)| d.name.to_string())
-            .collect();
+        let changed = changed_names(before, &self.config);
         save_flash(&self.store, &self.config.to_flash()).map_err(|e| {
             let msg = format!("could not save to flash: {e}");
             self.message(msg.clone());
@@ -296,11 +346,15 @@ pub async fn run(opts: Options) -> anyhow::Result<i32> {
         messages: VecDeque::new(),
         last_resync: None,
         subscribers: Vec::new(),
+        network: None,
+        time: None,
+        reprovision: false,
     };
     let shared = Arc::new(Shared {
         state: Mutex::new(state),
         wake: Notify::new(),
         reboot: Mutex::new(None),
+        network: Notify::new(),
     });
     for d in diags {
         shared.lock().message(d.to_string());
@@ -309,6 +363,32 @@ pub async fn run(opts: Options) -> anyhow::Result<i32> {
     let listener = deskphone_ipc::systemd::listen(&opts.runtime, Service::Provd)?;
     tokio::spawn(accept_loop(listener, shared.clone()));
 
+    // The network first (DHCP names the TFTP servers), as the phone does at power-on.
+    if let Some(wait) = opts.network_wait {
+        let reported = tokio::time::timeout(wait, async {
+            loop {
+                let notified = shared.network.notified();
+                if shared
+                    .lock()
+                    .network
+                    .as_ref()
+                    .is_some_and(|n| n.addressing != "waiting")
+                {
+                    return;
+                }
+                notified.await;
+            }
+        })
+        .await;
+        if reported.is_err() {
+            shared.lock().message(format!(
+                "no network after {} s; provisioning with what is known",
+                wait.as_secs()
+            ));
+        }
+        update_dhcp_servers(&shared).await;
+        shared.lock().reprovision = false;
+    }
     // Provision once, at start, as the phone does at power-on.
     let (servers, source) = {
         let s = shared.lock();
@@ -321,7 +401,17 @@ pub async fn run(opts: Options) -> anyhow::Result<i32> {
     }
     let cycle = Cycle::new(opts.mac, flash, servers, true);
     let outcome = run_cycle(cycle, &source).await;
-    shared.lock().apply_outcome(&outcome);
+    {
+        // Clients that connected while provd waited for the network (netd) read the
+        // configuration of flash: tell them what the files changed.
+        let mut s = shared.lock();
+        let before = s.shown().into_owned();
+        s.apply_outcome(&outcome);
+        let changed = changed_names(&before, &s.shown());
+        if !changed.is_empty() {
+            s.broadcast(Event::ConfigChanged { names: changed });
+        }
+    }
     firmware_at_start(&shared).await;
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
     deskphone_ipc::systemd::spawn_watchdog();
@@ -343,7 +433,16 @@ pub async fn run(opts: Options) -> anyhow::Result<i32> {
                 None => std::future::pending().await,
             }
         };
+        if std::mem::take(&mut shared.lock().reprovision) {
+            reprovision(&shared).await;
+            continue;
+        }
         tokio::select! {
+            _ = shared.network.notified() => {
+                if update_dhcp_servers(&shared).await {
+                    shared.lock().reprovision = true;
+                }
+            }
             _ = sleep => {
                 let due = shared.lock().resync.handle_timeout(Instant::now());
                 if due {
@@ -359,6 +458,71 @@ pub async fn run(opts: Options) -> anyhow::Result<i32> {
             _ = tokio::signal::ctrl_c() => return Ok(0),
         }
     }
+}
+
+/// The parameters whose value differs between two configurations.
+fn changed_names(before: &Config, after: &Config) -> Vec<String> {
+    before
+        .iter()
+        .zip(after.iter())
+        .filter(|((_, a), (_, b))| a.value != b.value)
+        .map(|((d, _), _)| d.name.to_string())
+        .collect()
+}
+
+/// Takes the TFTP servers of netd's last report (resolving option 66); true when they
+/// changed.
+async fn update_dhcp_servers(shared: &Arc<Shared>) -> bool {
+    let Some(report) = shared.lock().network.clone() else {
+        return false;
+    };
+    let (option_150, named) = network::dhcp_servers(&report);
+    let option_66 = match named {
+        Some(name) => match network::resolve_option_66(&name).await {
+            Ok(a) => Some(a),
+            Err(e) => {
+                shared.lock().message(e);
+                None
+            }
+        },
+        None => None,
+    };
+    let new = network::dhcp_tftp(option_150, option_66);
+    let mut s = shared.lock();
+    if s.opts.dhcp == new {
+        return false;
+    }
+    log::info!("TFTP servers from DHCP: {new:?}");
+    s.opts.dhcp = new;
+    true
+}
+
+/// Provisions again after DHCP named other TFTP servers (a late lease, a new network):
+/// the start-up cycle once more, with the changes told to the other services.
+async fn reprovision(shared: &Arc<Shared>) {
+    let (servers, source, mac, flash, before) = {
+        let s = shared.lock();
+        let (flash, _) = load_flash(&s.store);
+        (
+            s.servers(),
+            s.opts.source.clone(),
+            s.opts.mac,
+            flash,
+            s.shown().into_owned(),
+        )
+    };
+    shared
+        .lock()
+        .message("DHCP named other TFTP servers; provisioning again");
+    let cycle = Cycle::new(mac, flash, servers, true);
+    let outcome = run_cycle(cycle, &source).await;
+    let mut s = shared.lock();
+    s.apply_outcome(&outcome);
+    let after = s.shown();
+    let mut changed = changed_names(&before, &after);
+    drop(after);
+    changed.push("dialplan.xml".into());
+    s.broadcast(Event::ConfigChanged { names: changed });
 }
 
 /// The guide's steps a-e, then the dial plan again.
@@ -815,7 +979,11 @@ async fn accept_loop(listener: UnixListener, shared: Arc<Shared>) {
 
 /// One client connection: hello, then requests and (if subscribed) events.
 async fn serve(stream: UnixStream, shared: Arc<Shared>) {
-    let secrets = stream.peer_cred().is_ok_and(|c| may_see_secrets(c.uid()));
+    let uid = stream.peer_cred().ok().map(|c| c.uid());
+    let peer = Peer {
+        secrets: uid.is_some_and(may_see_secrets),
+        netd: uid.is_some_and(may_report_network),
+    };
     let (mut rd, mut wr) = stream.into_split();
     // Reading in its own task keeps partially read frames safe while events are written.
     let (req_tx, mut req_rx) = mpsc::channel::<Result<Request, String>>(8);
@@ -882,7 +1050,7 @@ async fn serve(stream: UnixStream, shared: Arc<Shared>) {
                 None => break,
                 Some(Err(message)) => Frame::Reply(Reply::Error { message }),
                 Some(Ok(req)) => {
-                    let reply = handle(&shared, req, &client, &mut unlocked, secrets, &ev_tx);
+                    let reply = handle(&shared, req, &client, &mut unlocked, peer, &ev_tx);
                     if matches!(&reply, Reply::Error { message } if message == WRONG_PASSWORD) {
                         log::warn!("wrong phone password from {client}");
                         tokio::time::sleep(UNLOCK_FAILURE_DELAY).await;
@@ -900,14 +1068,24 @@ async fn serve(stream: UnixStream, shared: Arc<Shared>) {
 
 const WRONG_PASSWORD: &str = "wrong password";
 
+/// What the peer of a connection may do, by its user.
+#[derive(Debug, Clone, Copy)]
+struct Peer {
+    /// Read the line passwords (sipd).
+    secrets: bool,
+    /// Report the network and the clock (netd).
+    netd: bool,
+}
+
 fn handle(
     shared: &Arc<Shared>,
     req: Request,
     client: &str,
     unlocked: &mut bool,
-    secrets: bool,
+    peer: Peer,
     events: &mpsc::UnboundedSender<Event>,
 ) -> Reply {
+    let secrets = peer.secrets;
     let mut s = shared.lock();
     match req {
         Request::Hello(_) => Reply::Error {
@@ -915,7 +1093,7 @@ fn handle(
         },
         Request::Status => Reply::Status(Box::new(s.status())),
         Request::Config => Reply::Config {
-            parameters: s.config.parameters_json(false),
+            parameters: s.shown().parameters_json(false),
         },
         Request::DialPlan => match s.store.read(LAST_DIALPLAN_ENTRY) {
             Ok(data) => Reply::DialPlan {
@@ -1018,6 +1196,25 @@ fn handle(
             shared.wake.notify_one();
             Reply::Ok
         }
+        Request::Network(report) if peer.netd => {
+            s.set_network(*report);
+            drop(s);
+            shared.network.notify_one();
+            Reply::Ok
+        }
+        Request::Time(report) if peer.netd => {
+            if report.state == "synchronised"
+                && s.time.as_ref().map(|t| &t.server) != Some(&report.server)
+            {
+                let from = report.server.as_deref().unwrap_or("?");
+                s.message(format!("clock set by SNTP from {from}"));
+            }
+            s.time = Some(report);
+            Reply::Ok
+        }
+        Request::Network(_) | Request::Time(_) => Reply::Error {
+            message: "only netd reports the network and the clock".into(),
+        },
         Request::Reboot => {
             s.message("restart requested");
             drop(s);
@@ -1029,6 +1226,13 @@ fn handle(
 
 /// The user sipd runs as on the image (sysusers.d).
 const SIPD_USER: &str = "deskphone-sipd";
+/// The user netd runs as on the image.
+const NETD_USER: &str = "deskphone-netd";
+
+/// Who may report the network and the clock: root, provd's own user, netd's user.
+fn may_report_network(uid: u32) -> bool {
+    uid == 0 || uid == nix::unistd::geteuid().as_raw() || user_id(NETD_USER) == Some(uid)
+}
 
 /// Who may read the line passwords: root, provd's own user (the simulator runs every
 /// service as one user) and sipd's user on the image. The socket's group (deskphone) lets

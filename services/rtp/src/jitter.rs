@@ -212,7 +212,7 @@ impl JitterBuffer {
         if cfg.frame_samples == 0 || cfg.packet_samples == 0 || cfg.clock_rate == 0 {
             return Err(Error::Config("sizes and rate must be non-zero"));
         }
-        if cfg.packet_samples % cfg.frame_samples != 0 {
+        if !cfg.packet_samples.is_multiple_of(cfg.frame_samples) {
             return Err(Error::Config(
                 "packet_samples must be a multiple of frame_samples",
             ));

@@ -835,7 +835,7 @@ fn connection_ip(conn: &Connection) -> Result<IpAddr, SdpError> {
 }
 
 fn valid_ptime(ptime: u32) -> Option<u32> {
-    ((10..=60).contains(&ptime) && ptime % 10 == 0).then_some(ptime)
+    ((10..=60).contains(&ptime) && ptime.is_multiple_of(10)).then_some(ptime)
 }
 
 /// The far end's a=ptime (media level, else session level), if usable.

@@ -92,7 +92,7 @@ pub(crate) fn parse_options(body: &[u8]) -> Option<Vec<(String, String)>> {
     }
     let inner = body.strip_suffix(&[0])?;
     let fields: Vec<&[u8]> = inner.split(|&b| b == 0).collect();
-    if fields.len() % 2 != 0 {
+    if !fields.len().is_multiple_of(2) {
         return None;
     }
     fields

@@ -2096,6 +2096,7 @@ pub fn status_of(s: &Screen, name: &str) -> ScreenStatus {
         softkeys: s.softkeys.to_vec(),
         lines,
         selected: s.selected,
+        clock: s.status_bar.right.clone(),
     }
 }
 

@@ -68,7 +68,7 @@ fn unhex(hex: &str) -> Result<Vec<u8>, ImageError> {
         .filter(|c| !c.is_ascii_whitespace())
         .enumerate()
         .collect();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(ImageError::OddLength(digits.len()));
     }
     let value = |(index, c): (usize, char)| {

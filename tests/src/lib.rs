@@ -97,21 +97,9 @@ pub fn free_udp_port(ip: &str) -> u16 {
 pub fn private_network(addrs: &[&str]) {
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
         .expect("a network namespace of the test's own (unshare needs root)");
-    let ip = |args: &[&str]| {
-        let out = Command::new("ip")
-            .args(args)
-            .output()
-            .expect("running ip (apt-get install iproute2)");
-        assert!(
-            out.status.success(),
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    ip(&["link", "set", "lo", "up"]);
+    run_ip(&["link", "set", "lo", "up"]);
     for a in addrs {
-        ip(&["address", "add", &format!("{a}/32"), "dev", "lo"]);
+        run_ip(&["address", "add", &format!("{a}/32"), "dev", "lo"]);
     }
 }
 
@@ -250,6 +238,16 @@ impl Phone {
         self.child = Some(child);
         self.wait_provisioned();
         self
+    }
+
+    /// `phonectl reboot`, then waits for the restarted services to finish provisioning.
+    pub fn reboot(&self) {
+        let before = self.boots();
+        self.ok(&["reboot"]);
+        wait_for("the reboot", Duration::from_secs(30), || {
+            (self.boots() > before).then_some(())
+        });
+        self.wait_provisioned();
     }
 
     /// Waits until the (possibly restarted) provd reports a finished provisioning.

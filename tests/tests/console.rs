@@ -7,10 +7,9 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use deskphone_e2e::{bin_dir, serve_tree, wait_for, workspace, Guard, Phone};
+use deskphone_e2e::{bin_dir, serve_tree, wait_for, Guard, Phone};
 use serde_json::Value;
 
 const MAC: &str = "00503EFFD843";
@@ -20,33 +19,9 @@ const DO: u8 = 253;
 const ECHO: u8 = 1;
 const SGA: u8 = 3;
 
-/// `consoled`, built with the same cargo and profile as the phone's other binaries.
+/// `consoled`, built with the phone's other binaries.
 fn consoled() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let dir = bin_dir();
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let mut cmd = Command::new(cargo);
-            cmd.args([
-                "build",
-                "--quiet",
-                "-p",
-                "deskphone-console",
-                "--bin",
-                "consoled",
-            ]);
-            if dir.file_name().is_some_and(|n| n == "release") {
-                cmd.arg("--release");
-            }
-            let status = cmd
-                .current_dir(workspace())
-                .status()
-                .expect("running cargo build for consoled");
-            assert!(status.success(), "building consoled failed");
-            dir.join("consoled")
-        })
-        .clone()
+    bin_dir().join("consoled")
 }
 
 fn free_tcp_port() -> u16 {
@@ -163,15 +138,6 @@ impl TelnetClient {
     }
 }
 
-fn reboot(p: &Phone) {
-    let before = p.boots();
-    p.ok(&["reboot"]);
-    wait_for("the reboot", Duration::from_secs(30), || {
-        (p.boots() > before).then_some(())
-    });
-    p.wait_provisioned();
-}
-
 #[test]
 fn telnet_login_show_commands_privileged_levels_and_telnet_off() {
     let (root, tftp) = serve_tree(&[("SIPDefault.cnf", &cnf(1))]);
@@ -281,7 +247,7 @@ fn telnet_login_show_commands_privileged_levels_and_telnet_off() {
     // Level 2 (a files-only parameter: the file changes and the phone restarts); the open
     // session follows.
     std::fs::write(root.path().join("SIPDefault.cnf"), cnf(2)).expect("write");
-    reboot(&p);
+    p.reboot();
     wait_for(
         "the console to follow telnet_level 2",
         Duration::from_secs(20),

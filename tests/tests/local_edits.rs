@@ -2,22 +2,13 @@
 
 use std::time::Duration;
 
-use deskphone_e2e::{serve_tree, wait_for, Phone};
+use deskphone_e2e::{serve_tree, Phone};
 use deskphone_ipc::client::{Client, Provd};
 use deskphone_ipc::provd::{Event, Reply, Request};
 use deskphone_ipc::RuntimeDir;
 use serde_json::Value;
 
 const MAC: &str = "00503EFFD842";
-
-fn reboot(p: &Phone) {
-    let before = p.boots();
-    p.ok(&["reboot"]);
-    wait_for("the reboot", Duration::from_secs(30), || {
-        (p.boots() > before).then_some(())
-    });
-    p.wait_provisioned();
-}
 
 #[test]
 fn edits_need_the_password_persist_and_yield_to_the_files_after_a_reboot() {
@@ -52,7 +43,7 @@ fn edits_need_the_password_persist_and_yield_to_the_files_after_a_reboot() {
         (Value::from("Local"), "flash".into())
     );
 
-    reboot(&p);
+    p.reboot();
     // Not in any file: the local edit survives. Set by the phone-specific file: the file wins.
     assert_eq!(
         p.param("messages_uri"),
@@ -82,7 +73,7 @@ fn static_addressing_and_erase_configuration() {
     );
     p.ok(&["set", "dhcp_enabled", "0", "--password", "cisco"]);
     p.ok(&["set", "ip_address", "10.1.1.10", "--password", "cisco"]);
-    reboot(&p);
+    p.reboot();
     assert_eq!(p.param("dhcp_enabled"), (Value::from(0), "flash".into()));
     assert_eq!(p.param("ip_address").0, "10.1.1.10");
     p.ok(&["erase", "network", "--password", "cisco"]);

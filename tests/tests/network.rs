@@ -250,8 +250,28 @@ fn dhcp_names_the_tftp_server_then_static_addressing_and_release() {
         "{routes}"
     );
 
-    // Static addressing from the settings: DHCP off gives the lease back.
+    // DHCP off: the lease's values stay as static settings (the phone keeps its address),
+    // and the lease goes back to the server.
     lan.set("dhcp_enabled", "0");
+    let s = lan.wait("the lease kept as static settings", |s| {
+        s["network"]["addressing"] == "static"
+    });
+    assert_eq!(
+        s["network"]["address"],
+        format!("{address}/24"),
+        "{:#}",
+        s["network"]
+    );
+    assert_eq!(
+        param(&s, "subnet_mask"),
+        (&Value::from("255.255.255.0"), "flash")
+    );
+    wait_for(
+        "the lease released at the server",
+        Duration::from_secs(10),
+        || (!lan.leases().contains("SIP00503EFFD842")).then_some(()),
+    );
+    // Static addressing from the settings.
     lan.set("ip_address", "10.10.0.30");
     lan.set("subnet_mask", "255.255.255.0");
     lan.set("default_router_1", "10.10.0.2");

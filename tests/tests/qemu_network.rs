@@ -172,7 +172,8 @@ fn clock_from_chrony_dst_on_time_and_static_addressing_across_a_reboot() {
     report(&format!("DST: screen clock {}", s["screen"]["clock"]));
 
     // Settings > Unlock Config ("cisco" by multi-tap), Network Configuration: DHCP off,
-    // IP Address, Subnet Mask, Default Router 1, TFTP Server; Save.
+    // IP Address, Subnet Mask, Default Router 1, TFTP Server (shown from the lease until
+    // edited); Save.
     phone.sh_ok(&format!("date -u -s @{}", host_clock()));
     keys(&mut phone, "settings 8");
     keys(&mut phone, "2 2 2 4 4 4 7 7 7 7 2 2 2 6 6 6 soft1");
@@ -203,20 +204,22 @@ fn clock_from_chrony_dst_on_time_and_static_addressing_across_a_reboot() {
             keys(&mut phone, &downs);
         }
         row = target;
-        keys(&mut phone, &format!("soft1 {digits} soft1"));
+        // Edit starts from what the field shows (the lease's values): "<<" clears it.
+        let clear = vec!["soft2"; 15].join(" ");
+        keys(&mut phone, &format!("soft1 {clear} {digits} soft1"));
     }
     keys(&mut phone, "soft3");
     let s = wait_status(
         &mut phone,
         "the static address",
         Duration::from_secs(30),
-        |s| s["network"]["address"] == "10.0.2.86/24",
+        // Save sends the settings one by one: wait for the last of them.
+        |s| s["network"]["address"] == "10.0.2.86/24" && s["network"]["routers"][0] == HOST_ADDR,
     );
     assert_eq!(s["network"]["addressing"], "static", "{:#}", s["network"]);
-    assert_eq!(s["network"]["routers"][0], HOST_ADDR);
 
     // It survives a reboot, and the phone provisions over it.
-    phone.sh_ok("systemctl reboot");
+    phone.sh_ok("systemctl --no-block reboot");
     phone.wait_reboot(Duration::from_secs(120));
     phone.wait_ready(BOOT_TIMEOUT);
     let s = phone.wait_provisioned(Duration::from_secs(120));
@@ -228,5 +231,60 @@ fn clock_from_chrony_dst_on_time_and_static_addressing_across_a_reboot() {
         s["configuration"]["ip_address"]["source"], "flash",
         "{:#}",
         s["configuration"]["ip_address"]
+    );
+
+    // network_media_type through the ethtool interface: virtio-net takes a fixed speed.
+    phone.sh_ok("phonectl set network_media_type Half-10 --password cisco");
+    let s = wait_status(
+        &mut phone,
+        "Half-10 on the port",
+        Duration::from_secs(20),
+        |s| {
+            s["network"]["media"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("Half-10"))
+        },
+    );
+    assert!(
+        s["network"]["media"]
+            .as_str()
+            .unwrap()
+            .contains("10 Mb/s, half duplex"),
+        "{:#}",
+        s["network"]
+    );
+    assert_eq!(phone.sh_ok("cat /sys/class/net/eth0/speed").trim(), "10");
+    assert_eq!(phone.sh_ok("cat /sys/class/net/eth0/duplex").trim(), "half");
+
+    // The admin VLAN: an 802.1Q sub-interface carries the address (QEMU's user network
+    // does not speak VLANs, so only the phone's side is looked at).
+    phone.sh_ok("phonectl set admin_vlan_id 42 --password cisco");
+    let s = wait_status(&mut phone, "VLAN 42", Duration::from_secs(20), |s| {
+        s["network"]["interface"] == "eth0.42"
+    });
+    assert_eq!(s["network"]["vlan"], 42);
+    let link = phone.sh_ok("ip -d link show eth0.42");
+    assert!(link.contains("vlan protocol 802.1Q id 42"), "{link}");
+    let ip = phone.sh_ok("ip -4 -o addr show");
+    assert!(
+        ip.lines()
+            .any(|l| l.contains("eth0.42") && l.contains("10.0.2.86/24")),
+        "{ip}"
+    );
+
+    // Settings > Status > Network Statistics: the counters of the interface in use, and a
+    // board with one Ethernet port says that Network Port 2 has nothing behind it.
+    keys(&mut phone, "settings 7 2");
+    let s = wait_status(
+        &mut phone,
+        "Network Statistics",
+        Duration::from_secs(20),
+        |s| s["screen"]["title"] == "Network Statistics",
+    );
+    let rows = lines(&s);
+    assert!(rows.iter().any(|l| l == "Interface: eth0.42"), "{rows:?}");
+    assert!(
+        rows.iter().any(|l| l == "Port 2: none (1-port board)"),
+        "{rows:?}"
     );
 }

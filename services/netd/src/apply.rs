@@ -12,7 +12,7 @@ use futures::TryStreamExt as _;
 use rtnetlink::packet_core::{
     NetlinkMessage, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_REQUEST,
 };
-use rtnetlink::packet_route::address::AddressAttribute;
+use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage};
 use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVlan, LinkAttribute, LinkInfo};
 use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteMessage};
 use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
@@ -162,6 +162,18 @@ impl Netlink {
 
     /// IPv4 addresses of the interface: `(address, prefix)`.
     pub async fn addresses(&self, index: u32) -> Result<Vec<(Ipv4Addr, u8)>, ApplyError> {
+        Ok(self
+            .address_messages(index)
+            .await?
+            .into_iter()
+            .map(|(_, a)| a)
+            .collect())
+    }
+
+    async fn address_messages(
+        &self,
+        index: u32,
+    ) -> Result<Vec<(AddressMessage, (Ipv4Addr, u8))>, ApplyError> {
         let mut out = Vec::new();
         let mut addrs = self
             .handle
@@ -173,10 +185,12 @@ impl Netlink {
             if m.header.family != AddressFamily::Inet {
                 continue;
             }
-            for a in &m.attributes {
-                if let AddressAttribute::Address(IpAddr::V4(v4)) = a {
-                    out.push((*v4, m.header.prefix_len));
-                }
+            let this = m.attributes.iter().find_map(|a| match a {
+                AddressAttribute::Address(IpAddr::V4(v4)) => Some((*v4, m.header.prefix_len)),
+                _ => None,
+            });
+            if let Some(a) = this {
+                out.push((m, a));
             }
         }
         Ok(out)
@@ -189,28 +203,11 @@ impl Netlink {
         want: Option<(Ipv4Addr, u8)>,
     ) -> Result<(), ApplyError> {
         let mut have = false;
-        let mut addrs = self
-            .handle
-            .address()
-            .get()
-            .set_link_index_filter(index)
-            .execute();
-        let mut stale = Vec::new();
-        while let Some(m) = addrs.try_next().await.map_err(nl("listing addresses"))? {
-            if m.header.family != AddressFamily::Inet {
+        for (m, a) in self.address_messages(index).await? {
+            if Some(a) == want {
+                have = true;
                 continue;
             }
-            let this = m.attributes.iter().find_map(|a| match a {
-                AddressAttribute::Address(IpAddr::V4(v4)) => Some((*v4, m.header.prefix_len)),
-                _ => None,
-            });
-            if this.is_some() && this == want {
-                have = true;
-            } else {
-                stale.push(m);
-            }
-        }
-        for m in stale {
             self.handle
                 .address()
                 .del(m)

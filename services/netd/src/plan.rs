@@ -17,13 +17,15 @@ pub enum MediaType {
 }
 
 impl MediaType {
+    /// The file's spelling (`Full100`, canonical in the configuration) or the menu's
+    /// (`Full-100`), in any letter case.
     pub fn parse(text: &str) -> Option<MediaType> {
-        match text.to_ascii_lowercase().as_str() {
+        match text.to_ascii_lowercase().replace('-', "").as_str() {
             "auto" => Some(MediaType::Auto),
-            "full-100" => Some(MediaType::Full100),
-            "half-100" => Some(MediaType::Half100),
-            "full-10" => Some(MediaType::Full10),
-            "half-10" => Some(MediaType::Half10),
+            "full100" => Some(MediaType::Full100),
+            "half100" => Some(MediaType::Half100),
+            "full10" => Some(MediaType::Full10),
+            "half10" => Some(MediaType::Half10),
             _ => None,
         }
     }
@@ -418,6 +420,13 @@ mod tests {
             assert_eq!(MediaType::parse(name).unwrap().name(), name);
         }
         assert_eq!(MediaType::parse("half-10"), Some(MediaType::Half10));
+        // The configuration keeps Table 3-3's spelling.
+        assert_eq!(MediaType::parse("Half10"), Some(MediaType::Half10));
+        assert_eq!(
+            NetSettings::from_parameters(&params(&[("network_media_type", json!("Full100"))]))
+                .media,
+            MediaType::Full100
+        );
         assert_eq!(MediaType::parse("Full-1000"), None);
         assert_eq!(MediaType::Half100.fixed(), Some((100, false)));
     }

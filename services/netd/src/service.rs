@@ -34,6 +34,8 @@ pub struct Options {
 /// How often the link's carrier is looked at (a cable pulled and plugged back in).
 const LINK_POLL: Duration = Duration::from_secs(2);
 const RETRY: Duration = Duration::from_secs(1);
+/// Link polls between two attempts at settings that failed (20 s).
+const RETRY_TICKS: u32 = 10;
 const LEASE_FILE: &str = "lease";
 
 /// The DHCP client while one runs, on the interface it was started for.
@@ -138,6 +140,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
             ready = true;
         }
         let mut link_poll = tokio::time::interval(LINK_POLL);
+        let mut ticks = 0u32;
         loop {
             tokio::select! {
                 ev = events.next_event() => match ev {
@@ -170,6 +173,16 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
                     }
                 }
                 _ = link_poll.tick() => {
+                    ticks = ticks.wrapping_add(1);
+                    // Something could not be applied: try again now and then.
+                    let failing = netd.last_report.as_ref().is_some_and(|r| !r.problems.is_empty());
+                    if failing && ticks.is_multiple_of(RETRY_TICKS) {
+                        netd.applied = None;
+                        netd.media_applied = None;
+                        if netd.reconcile(&mut requests).await.is_err() {
+                            break;
+                        }
+                    }
                     let up = link_state(&netd.opts.port) != "down";
                     if up != netd.link_up {
                         netd.link_up = up;
@@ -348,8 +361,14 @@ impl Netd {
         let Some(s) = self.settings.clone() else {
             return Ok(());
         };
-        let interface = plan(&self.opts.port, &s, None).interface;
-        let mut problems = self.steer_dhcp(&s, &interface).await;
+        let bare = plan(&self.opts.port, &s, None);
+        let interface = bare.interface.clone();
+        // The link first: DHCP binds to it (the admin VLAN's sub-interface may be new).
+        let mut problems = Vec::new();
+        if let Err(e) = self.nl.ensure_link(&self.opts.port, &bare).await {
+            problems.push(e.to_string());
+        }
+        problems.extend(self.steer_dhcp(&s, &interface).await);
         let learned = self.lease.as_ref().map(|l| Learned {
             address: l.address,
             prefix: l.prefix_len,

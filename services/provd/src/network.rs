@@ -46,6 +46,37 @@ pub fn shown(config: &Config, report: Option<&NetworkReport>) -> Option<Config> 
     Some(c)
 }
 
+/// DHCP turned off: the lease's address, mask, routers, DNS servers and TFTP server become
+/// the static settings where none is set, so the phone keeps working with what it had (and
+/// the menu shows what it will use). Returns the names set.
+pub fn keep_lease_as_static(config: &mut Config, report: Option<&NetworkReport>) -> Vec<String> {
+    let Some(lease) = report.and_then(|r| r.dhcp.as_ref()) else {
+        return Vec::new();
+    };
+    let mut pairs: Vec<(String, &String)> = vec![
+        ("ip_address".into(), &lease.address),
+        ("subnet_mask".into(), &lease.subnet_mask),
+    ];
+    for (n, r) in lease.routers.iter().take(5).enumerate() {
+        pairs.push((format!("default_router_{}", n + 1), r));
+    }
+    for (n, d) in lease.dns_servers.iter().take(5).enumerate() {
+        pairs.push((format!("dns_server_{}", n + 1), d));
+    }
+    if let Some(t) = lease.tftp_servers.first() {
+        pairs.push(("tftp_server".into(), t));
+    }
+    let mut set = Vec::new();
+    for (name, value) in pairs {
+        let Some(pid) = lookup(&name) else { continue };
+        if config.value(pid).is_none() && value.parse::<std::net::Ipv4Addr>().is_ok() {
+            config.set_local(pid, Some(Value::Text(value.clone())));
+            set.push(name);
+        }
+    }
+    set
+}
+
 /// The TFTP servers of the lease: option 150's addresses, and option 66 (else the
 /// next-server) as a name still to be resolved when it is not an address.
 pub fn dhcp_servers(report: &NetworkReport) -> (Vec<SocketAddr>, Option<String>) {
@@ -163,6 +194,25 @@ mod tests {
         let shown = shown(&c, Some(&report())).unwrap();
         assert_eq!(shown.text("domain_name"), Some("mine.example"));
         assert_eq!(shown.text("tftp_server"), Some("10.9.9.9"));
+    }
+
+    #[test]
+    fn turning_dhcp_off_keeps_the_lease_where_nothing_static_is_set() {
+        let mut c = config();
+        c.set_local(id("dns_server_1"), Some(Value::Text("9.9.9.9".into())));
+        let set = keep_lease_as_static(&mut c, Some(&report()));
+        assert_eq!(c.text("ip_address"), Some("10.1.0.20"));
+        assert_eq!(c.text("subnet_mask"), Some("255.255.255.0"));
+        assert_eq!(c.text("default_router_2"), Some("10.1.0.2"));
+        assert_eq!(c.text("tftp_server"), Some("10.1.0.5"));
+        // Set on the phone before: kept.
+        assert_eq!(c.text("dns_server_1"), Some("9.9.9.9"));
+        assert!(!set.contains(&"dns_server_1".to_string()));
+        assert_eq!(
+            c.to_flash().values.get("ip_address"),
+            Some(&Value::Text("10.1.0.20".into()))
+        );
+        assert!(keep_lease_as_static(&mut config(), None).is_empty());
     }
 
     #[test]

@@ -1146,6 +1146,16 @@ fn handle(
             let before = s.config.clone();
             match edit::edit(&mut s.config, pid, value.as_deref(), *unlocked) {
                 Ok(v) => {
+                    if name == "dhcp_enabled" && s.config.int("dhcp_enabled") == Some(0) {
+                        let lease = s.network.clone();
+                        let kept = network::keep_lease_as_static(&mut s.config, lease.as_ref());
+                        if !kept.is_empty() {
+                            s.message(format!(
+                                "DHCP off: the lease's {} kept as static settings",
+                                kept.join(", ")
+                            ));
+                        }
+                    }
                     if let Err(message) = s.commit(&before) {
                         s.config = before;
                         return Reply::Error { message };

@@ -517,6 +517,11 @@ fn network_statistics() -> Vec<(String, String)> {
     } else {
         rows.push(("Link".into(), "no default route".into()));
     }
+    // The guide's phones have a PC port behind the phone (Network Port 2); a board with one
+    // Ethernet port says that its Device Type setting has nothing to act on.
+    if ethernet_ports() < 2 {
+        rows.push(("Port 2".into(), "none (1-port board)".into()));
+    }
     if let Ok(up) = std::fs::read_to_string("/proc/uptime") {
         if let Some(secs) = up
             .split_whitespace()
@@ -531,6 +536,21 @@ fn network_statistics() -> Vec<(String, String)> {
         }
     }
     rows
+}
+
+/// Physical Ethernet interfaces (type 1 with a device behind them).
+fn ethernet_ports() -> usize {
+    std::fs::read_dir("/sys/class/net")
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| {
+                    let p = e.path();
+                    std::fs::read_to_string(p.join("type")).is_ok_and(|t| t.trim() == "1")
+                        && p.join("device").exists()
+                })
+                .count()
+        })
+        .unwrap_or(0)
 }
 
 // ----- links ------------------------------------------------------------------------------

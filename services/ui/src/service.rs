@@ -71,6 +71,8 @@ enum Link {
     StatusPages {
         messages: Vec<String>,
         versions: Vec<(String, String)>,
+        /// The interface netd says the phone's traffic uses.
+        interface: Option<String>,
     },
     Fetched(Result<deskphone_xmlapps::PhoneObject, String>),
     Logo(Result<deskphone_screen::Image, String>),
@@ -339,10 +341,14 @@ fn handle_link(core: &mut UiCore, link: Link) {
         Link::ProvdResult(order, result) => core.handle_provd_result(&order, result),
         Link::Fetched(result) => core.handle_fetch_result(result),
         Link::Logo(result) => core.handle_logo(result),
-        Link::StatusPages { messages, versions } => {
+        Link::StatusPages {
+            messages,
+            versions,
+            interface,
+        } => {
             let mut versions = versions;
             versions.push(("UI".into(), env!("CARGO_PKG_VERSION").into()));
-            core.set_status_pages(messages, versions, network_statistics());
+            core.set_status_pages(messages, versions, network_statistics(interface));
         }
     }
 }
@@ -487,18 +493,21 @@ fn load_prefs(store: &deskphone_flash::FlashStore) -> Prefs {
     }
 }
 
-/// Network Statistics: the counters of the interface with the default route, from the
-/// kernel (provd owns the network settings; the counters are read-only facts).
-fn network_statistics() -> Vec<(String, String)> {
+/// Network Statistics: the counters of the interface the phone uses (as netd reports it;
+/// else the one with the default route), from the kernel's sysfs counters (read-only facts;
+/// the image's UI cannot read /proc/net, ProcSubset=pid).
+fn network_statistics(reported: Option<String>) -> Vec<(String, String)> {
     let mut rows = Vec::new();
-    let iface = std::fs::read_to_string("/proc/net/route")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .skip(1)
-                .find(|l| l.split_whitespace().nth(1) == Some("00000000"))
-                .and_then(|l| l.split_whitespace().next().map(str::to_string))
-        });
+    let iface = reported.or_else(|| {
+        std::fs::read_to_string("/proc/net/route")
+            .ok()
+            .and_then(|t| {
+                t.lines()
+                    .skip(1)
+                    .find(|l| l.split_whitespace().nth(1) == Some("00000000"))
+                    .and_then(|l| l.split_whitespace().next().map(str::to_string))
+            })
+    });
     if let Some(iface) = &iface {
         let stat = |name: &str| {
             std::fs::read_to_string(format!("/sys/class/net/{iface}/statistics/{name}"))
@@ -515,7 +524,7 @@ fn network_statistics() -> Vec<(String, String)> {
         rows.push(("REr".into(), stat("rx_errors")));
         rows.push(("BCast".into(), stat("multicast")));
     } else {
-        rows.push(("Link".into(), "no default route".into()));
+        rows.push(("Link".into(), "no network interface in use".into()));
     }
     // The guide's phones have a PC port behind the phone (Network Port 2); a board with one
     // Ethernet port says that its Device Type setting has nothing to act on.
@@ -755,7 +764,14 @@ async fn provd_requests(
                         ("provd".to_string(), s.versions.provd.clone()),
                         ("Protocol".to_string(), s.versions.protocol.to_string()),
                     ];
-                    let _ = tx.send(Link::StatusPages { messages, versions }).await;
+                    let interface = s.network.as_ref().map(|n| n.interface.clone());
+                    let _ = tx
+                        .send(Link::StatusPages {
+                            messages,
+                            versions,
+                            interface,
+                        })
+                        .await;
                 }
                 Ok(_) => {}
                 Err(_) => client = None,

@@ -128,10 +128,15 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         };
         let mut requests = match Client::<Provd>::connect(&netd.opts.runtime, "netd").await {
             Ok(c) => c,
-            Err(_) => continue,
+            Err(e) => {
+                log::debug!("provd: {e}");
+                tokio::time::sleep(RETRY).await;
+                continue;
+            }
         };
         if let Err(e) = netd.refresh(&mut requests).await {
             log::warn!("provd: {e}");
+            tokio::time::sleep(RETRY).await;
             continue;
         }
         if !ready {

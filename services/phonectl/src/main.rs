@@ -691,6 +691,9 @@ fn print_status(s: &serde_json::Value) {
         s["resync"]["state"].as_str().unwrap_or("?"),
         s["resync"]["sync"].as_str().unwrap_or("-")
     );
+    for line in network_and_clock_text(s) {
+        println!("{line}");
+    }
     println!("\nStatus messages:");
     for m in s["status_messages"].as_array().into_iter().flatten() {
         println!(
@@ -701,10 +704,88 @@ fn print_status(s: &serde_json::Value) {
     }
 }
 
+/// The lines of netd's reports (absent where no netd runs, as in the simulator).
+fn network_and_clock_text(s: &serde_json::Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let n = &s["network"];
+    if n.is_object() {
+        let text = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_string();
+        let list = |v: &serde_json::Value| {
+            v.as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| "-".into())
+        };
+        out.push(format!(
+            "Network          {} {} on {} (link {}), routers {}, DNS {}",
+            text(&n["addressing"]),
+            text(&n["address"]),
+            text(&n["interface"]),
+            text(&n["link"]),
+            list(&n["routers"]),
+            list(&n["dns_servers"])
+        ));
+        if n["dhcp"].is_object() {
+            out.push(format!(
+                "DHCP             from {}, TFTP option 150 {} / option 66 {}",
+                text(&n["dhcp"]["server"]),
+                list(&n["dhcp"]["tftp_servers"]),
+                text(&n["dhcp"]["tftp_server_name"])
+            ));
+        }
+        for p in n["problems"].as_array().into_iter().flatten() {
+            out.push(format!("  problem: {}", p.as_str().unwrap_or("?")));
+        }
+    }
+    let t = &s["time"];
+    if t.is_object() {
+        out.push(format!(
+            "Clock            {} ({} in effect{}), last sync {}",
+            t["state"].as_str().unwrap_or("?"),
+            t["mode_in_effect"].as_str().unwrap_or("?"),
+            t["server"]
+                .as_str()
+                .map(|x| format!(", server {x}"))
+                .unwrap_or_default(),
+            t["last_sync"].as_str().unwrap_or("never")
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use deskphone_ipc::sipd::{LineStatus, Status};
+
+    #[test]
+    fn the_text_status_shows_the_network_and_the_clock_when_netd_reports_them() {
+        let s = serde_json::json!({
+            "network": {
+                "interface": "eth0", "addressing": "dhcp", "link": "up",
+                "address": "10.0.2.15/24", "routers": ["10.0.2.2"], "dns_servers": [],
+                "dhcp": {"server": "10.0.2.2", "tftp_servers": [], "tftp_server_name": "10.0.2.2"},
+                "problems": ["default router 10.9.9.9 is outside 10.0.2.15/24; not used"]
+            },
+            "time": {"state": "synchronised", "mode_in_effect": "unicast",
+                     "server": "10.0.2.2", "last_sync": "2026-11-25T02:00:00Z"}
+        });
+        let text = network_and_clock_text(&s).join("\n");
+        assert_eq!(
+            text,
+            "Network          dhcp 10.0.2.15/24 on eth0 (link up), routers 10.0.2.2, DNS -\n\
+             DHCP             from 10.0.2.2, TFTP option 150 - / option 66 10.0.2.2\n  \
+             problem: default router 10.9.9.9 is outside 10.0.2.15/24; not used\n\
+             Clock            synchronised (unicast in effect, server 10.0.2.2), last sync \
+             2026-11-25T02:00:00Z"
+        );
+        assert!(network_and_clock_text(&serde_json::json!({})).is_empty());
+    }
 
     #[test]
     fn the_text_status_shows_each_line_or_that_sipd_is_not_running() {

@@ -284,3 +284,71 @@ fn telnet_login_show_commands_privileged_levels_and_telnet_off() {
         TcpStream::connect(addr).is_err().then_some(())
     });
 }
+
+/// The serial console: the same CLI on stdin/stdout (`consoled --stdio`, which the image's
+/// console port runs instead of a login shell), at telnet_level 0 too, and never a shell.
+#[test]
+fn the_serial_console_logs_in_answers_and_runs_no_shell() {
+    let (_root, tftp) = serve_tree(&[("SIPDefault.cnf", &cnf(0))]);
+    let tftp_addr = tftp.addr.to_string();
+    let mut p = Phone::new("00503EFFD844", &["--tftp", &tftp_addr]);
+    p.start();
+    let mut child = Command::new(consoled())
+        .arg("--stdio")
+        .arg("--runtime")
+        .arg(&p.runtime)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("consoled --stdio");
+    let mut stdin = child.stdin.take().unwrap();
+    // One line at a time, as a person types: each waits for the answer before the next.
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = String::new();
+    // Reads until `what` shows after byte `from` of what the console printed.
+    let until = |what: &str, from: usize, seen: &mut String| {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !seen[from..].contains(what) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(b) => seen.push_str(&String::from_utf8_lossy(&b)),
+                Err(_) => panic!("no {what:?} on the console; it showed:\n{seen}"),
+            }
+        }
+    };
+    until("Password", 0, &mut seen);
+    stdin.write_all(b"s3cret\n").unwrap();
+    until("Lab7> ", 0, &mut seen);
+    stdin.write_all(b"show version\n").unwrap();
+    let version = p.status()["versions"]["firmware"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    until(&version, 0, &mut seen);
+    // Whatever is typed, nothing runs but the CLI's own commands.
+    let before = seen.len();
+    stdin.write_all(b"sh -c id\n").unwrap();
+    stdin.write_all(b"/bin/sh\n").unwrap();
+    stdin.write_all(b"show version\n").unwrap();
+    // A pipe does not echo what was typed: the answer to the last line marks the end.
+    until("IPC protocol", before, &mut seen);
+    let after = &seen[before..];
+    assert!(after.contains("unknown command \"sh -c id\""), "{after}");
+    assert!(after.contains("unknown command \"/bin/sh\""), "{after}");
+    assert!(!after.contains("uid="), "a shell ran:\n{after}");
+    stdin.write_all(b"exit\n").unwrap();
+    let status = wait_for("consoled to end", Duration::from_secs(10), || {
+        child.try_wait().ok().flatten()
+    });
+    assert!(status.success(), "consoled --stdio ended with {status}");
+}

@@ -193,15 +193,7 @@ pub fn calls(sipd: Result<&sipd::Status, &str>) -> String {
         if c.connected_for > 0 {
             let _ = write!(extra, ", {} s", c.connected_for);
         }
-        if c.remote_held {
-            extra.push_str(", held by the other party");
-        }
-        if c.conference {
-            extra.push_str(", in conference");
-        }
-        if c.transferring {
-            extra.push_str(", being transferred");
-        }
+        extra.push_str(&c.conditions());
         let _ = writeln!(
             out,
             "Call {}  line {}  {} {} {}{extra}",

@@ -145,6 +145,25 @@ pub struct CallStatus {
     pub transferring: bool,
 }
 
+impl CallStatus {
+    /// What else is true of the call, as text for phonectl and the console: each condition
+    /// after ", " (empty when none).
+    pub fn conditions(&self) -> String {
+        let mut out = String::new();
+        for (on, text) in [
+            (self.remote_held, "held by the other party"),
+            (self.conference, "in conference"),
+            (self.transferring, "being transferred"),
+        ] {
+            if on {
+                out.push_str(", ");
+                out.push_str(text);
+            }
+        }
+        out
+    }
+}
+
 /// One line and its registration: what `phonectl status --json` shows under `lines`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LineStatus {

@@ -604,20 +604,15 @@ fn lines_text(sip: &anyhow::Result<deskphone_ipc::sipd::Status>) -> String {
         );
     }
     for c in &s.calls {
-        let mut held = String::new();
-        if c.remote_held {
-            held.push_str(", held by the other party");
-        }
-        if c.conference {
-            held.push_str(", in conference");
-        }
-        if c.transferring {
-            held.push_str(", being transferred");
-        }
         let _ = writeln!(
             out,
-            "Call {:<11} line {}, {} {} {}{held}",
-            c.id, c.line, c.state, c.direction, c.remote
+            "Call {:<11} line {}, {} {} {}{}",
+            c.id,
+            c.line,
+            c.state,
+            c.direction,
+            c.remote,
+            c.conditions()
         );
     }
     out

@@ -195,7 +195,15 @@ impl State {
                 self.message(format!("network: {p}"));
             }
         }
-        let lease_changed = self.network.as_ref().map(|n| &n.dhcp) != Some(&report.dhcp);
+        // A renewal only moves `since`: not worth a status message.
+        let without_since = |d: &Option<deskphone_ipc::provd::DhcpReport>| {
+            d.clone().map(|mut d| {
+                d.since.clear();
+                d
+            })
+        };
+        let lease_changed = self.network.as_ref().map(|n| without_since(&n.dhcp))
+            != Some(without_since(&report.dhcp));
         if lease_changed {
             match &report.dhcp {
                 Some(l) => self.message(format!(
